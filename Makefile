@@ -1,0 +1,68 @@
+# Development tasks for flask-actions. `make help` lists them.
+#
+# Everything runs from the virtual environment in .venv, which `make venv`
+# creates with $(PYTHON) (any Python 3.10+) and fills from pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help venv test lint format typecheck pytest demo bench clean distclean
+
+help:
+	@echo "make venv       create .venv and install the package with its dev extras"
+	@echo "make test       lint, typecheck, then pytest (PYTEST_ARGS='-k name -x' passes through)"
+	@echo "make lint       ruff check and ruff format --check"
+	@echo "make format     fix what ruff can fix, then reformat"
+	@echo "make typecheck  mypy (strict on flask_actions)"
+	@echo "make pytest     only the tests"
+	@echo "make demo       run examples/todos on http://$(HOST):$(PORT)"
+	@echo "make bench      run the benchmarks"
+	@echo "make clean      remove caches and build output (distclean: .venv too)"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+		|| { echo "flask-actions needs Python 3.10+; run make PYTHON=python3.x" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --progress-bar off --upgrade pip
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	touch $@
+
+# `make -k test` goes on to the tests when lint or mypy fail, and still fails.
+test: lint typecheck pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(BIN)/flask --app examples.todos.app:create_app run --host $(HOST) --port $(PORT)
+
+bench: venv
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

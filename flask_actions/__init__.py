@@ -1,0 +1,14 @@
+from .action import Action as Action
+from .action import BoundAction as BoundAction
+from .blueprint import ActionBlueprint as ActionBlueprint
+from .exceptions import ActionError as ActionError
+from .exceptions import ActionRejected as ActionRejected
+from .extension import ActionExtension as ActionExtension
+from .results import ActionResult as ActionResult
+from .results import delete_cookie as delete_cookie
+from .results import redirect as redirect
+from .results import revalidate_path as revalidate_path
+from .results import revalidate_tag as revalidate_tag
+from .results import set_cookie as set_cookie
+from .templating import action_ref as action_ref
+from .templating import action_result as action_result

@@ -1,0 +1,187 @@
+"""Actions and bound actions: what a form, a button or a script invokes.
+
+An :class:`Action` wraps a function registered with ``@bp.action``. It is
+still that function (calling it runs it as plain Python), and it also has a
+``name``, an opaque ``id`` and :meth:`Action.bind`, which attaches arguments
+that the page carries encrypted and the server decrypts for this action only.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing as t
+
+from flask import current_app
+from marshmallow import Schema
+
+from . import codec
+from ._state import get_state
+from ._state import RESERVED_FIELDS
+
+P = t.ParamSpec("P")
+R = t.TypeVar("R")
+
+SchemaLike: t.TypeAlias = Schema | type[Schema] | t.Mapping[str, t.Any]
+
+
+def make_schema(schema: SchemaLike | None, name: str) -> Schema | None:
+    """A schema instance from a class, an instance or a dict of fields."""
+    if schema is None or isinstance(schema, Schema):
+        return schema
+    if isinstance(schema, type) and issubclass(schema, Schema):
+        return schema()
+    if isinstance(schema, t.Mapping):
+        return Schema.from_dict(dict(schema), name=f"{name}Schema")()
+    raise TypeError(
+        f"schema= must be a marshmallow Schema class, instance or a dict of fields, not"
+        f" {type(schema).__name__}."
+    )
+
+
+def field_names(schema: Schema | None) -> frozenset[str]:
+    """The names a schema reads from the payload (its ``data_key`` or field name)."""
+    if schema is None:
+        return frozenset()
+    return frozenset(f.data_key or n for n, f in schema.load_fields.items())
+
+
+class Action(t.Generic[P, R]):
+    """A function that forms, buttons and scripts can invoke.
+
+    Create one with :meth:`ActionBlueprint.action` or
+    :meth:`ActionExtension.action`; calling it calls the function.
+    """
+
+    def __init__(
+        self,
+        func: t.Callable[P, R],
+        *,
+        name: str,
+        schema: Schema | None = None,
+    ) -> None:
+        functools.update_wrapper(self, func)
+        self.func = func
+        #: ``"<blueprint>.<function>"``, like an endpoint name.
+        self.name = name
+        #: The function's own name.
+        self.func_name = name.rpartition(".")[2]
+        #: The marshmallow schema instance that loads the payload, or ``None``.
+        self.schema = schema
+        self.field_names = field_names(schema)
+        clash = self.field_names & RESERVED_FIELDS
+        if clash:
+            raise ValueError(
+                f"The schema of action {name!r} declares {sorted(clash)}, which"
+                " flask-actions reserves for itself. Rename the field or give it"
+                " another data_key."
+            )
+        self._signature: inspect.Signature | None = None
+
+    def __repr__(self) -> str:
+        return f"<Action {self.name!r}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.func(*args, **kwargs)
+
+    @property
+    def id(self) -> str:
+        """An opaque id: the same for this name and secret on every process."""
+        return get_state().action_id(current_app._get_current_object(), self.name)  # type: ignore[attr-defined]
+
+    @property
+    def args(self) -> None:
+        """Bound arguments: none (see :class:`BoundAction`)."""
+        return None
+
+    @property
+    def action(self) -> Action[P, R]:
+        return self
+
+    @property
+    def ref(self) -> str:
+        """What names this action on the wire (see ``action_ref``)."""
+        return self.id
+
+    def bind(self, *args: t.Any) -> BoundAction:
+        """Attach arguments that come first when a form invokes the action.
+
+        The arguments travel encrypted and authenticated, tied to this action:
+        a user can neither read nor change them, nor use them with another
+        action.
+
+        :raises TypeError: if the function does not take that many arguments,
+            or a value cannot be encoded.
+        """
+        self._check_arity(len(args))
+        try:
+            payload = codec.dumps(list(args))
+        except codec.CodecError as e:
+            raise TypeError(f"Cannot bind to {self.name!r}: {e}") from None
+        return BoundAction(self, args, payload)
+
+    def _check_arity(self, count: int) -> None:
+        if self._signature is None:
+            try:
+                self._signature = inspect.signature(self.func)
+            except (TypeError, ValueError):  # builtins, odd callables
+                return
+        extra = [None] if self.schema is not None else []
+        try:
+            self._signature.bind(*([None] * count), *extra)
+        except TypeError as e:
+            needs = "bound arguments, then the payload" if extra else "bound arguments"
+            raise TypeError(
+                f"Action {self.name!r} cannot take {count} bound argument(s)"
+                f" ({needs}): {e}"
+            ) from None
+
+
+class BoundAction:
+    """An action with bound arguments, as returned by :meth:`Action.bind`."""
+
+    __slots__ = ("action", "args", "_payload")
+
+    def __init__(
+        self, action: Action[t.Any, t.Any], args: tuple[t.Any, ...], payload: bytes
+    ) -> None:
+        self.action = action
+        self.args = args
+        self._payload = payload
+
+    def __repr__(self) -> str:
+        return f"<BoundAction {self.action.name!r} {self.args!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BoundAction):
+            return NotImplemented
+        return self.action is other.action and self.args == other.args
+
+    def __hash__(self) -> int:
+        return hash((id(self.action), self._payload))
+
+    @property
+    def name(self) -> str:
+        return self.action.name
+
+    @property
+    def id(self) -> str:
+        return self.action.id
+
+    @property
+    def ref(self) -> str:
+        """``"<id>.<token>"``: the action id and the sealed arguments. Each call
+        seals afresh (a new nonce), so two renders never share a token."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = get_state(app)
+        token = state.keyring(app).seal(
+            "bound", self._payload, self.action.name.encode()
+        )
+        return f"{state.action_id(app, self.action.name)}.{token}"
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Call the function with the bound arguments, then ``args``."""
+        return self.action.func(*self.args, *args, **kwargs)
+
+
+Target: t.TypeAlias = Action[t.Any, t.Any] | BoundAction

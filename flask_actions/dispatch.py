@@ -1,0 +1,319 @@
+"""The request walk: recognise → check → decode → call → respond.
+
+:func:`recognise` listens to Flask's ``request_started`` signal, which fires
+after URL matching and before any ``before_request`` function. For a POST that
+names an action it checks size, origin, identity, CSRF token and bound
+arguments, reads the payload, and routes the request to the action's endpoint,
+so that Flask then runs the app's and the *action's* blueprint's
+``before_request`` functions and calls :func:`run_action`, whatever page the
+form was on and whether or not that page's route accepts POST.
+
+Every rejection happens here, before any hook or action runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import typing as t
+
+from flask import current_app
+from flask import Flask
+from flask import g
+from flask import request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Response
+
+from . import codec
+from . import security
+from . import wire
+from ._state import blueprint_chain
+from ._state import Entry
+from ._state import get_state
+from .crypto import BadToken
+from .exceptions import ActionError
+from .exceptions import ActionRejected
+from .exceptions import BadBoundArguments
+from .exceptions import CSRFTokenInvalid
+from .exceptions import MalformedRequest
+from .exceptions import UnknownAction
+from .results import ActionResult
+from .results import begin_effects
+from .results import Effects
+from .results import end_effects
+from .results import Redirect
+from .signals import action_failed
+from .signals import action_started
+from .signals import action_succeeded
+from .signals import redirected
+
+logger = logging.getLogger("flask_actions")
+
+_G_SUBMISSION = "_flask_actions_submission"
+
+
+@dataclasses.dataclass
+class Submission:
+    """An action request that passed the checks, waiting for its endpoint."""
+
+    entry: Entry
+    args: tuple[t.Any, ...]
+    payload: dict[str, t.Any]
+    values: dict[str, t.Any]
+    mode: wire.Mode
+    #: The page's GET rule and arguments (for re-rendering it), if any.
+    page: tuple[Rule, dict[str, t.Any]] | None
+    #: A rejection shown in the page with the user's input rather than as a
+    #: bare error page (an expired token on a same-site form post).
+    soft_rejection: ActionRejected | None = None
+
+
+def current_submission() -> Submission | None:
+    return t.cast("Submission | None", g.get(_G_SUBMISSION))
+
+
+def recognise(app: Flask, **extra: t.Any) -> None:
+    """Recognise and check an action request (a ``request_started`` receiver)."""
+    if request.method != "POST":
+        return
+    ref = wire.read_ref()
+    if ref is None:
+        return
+    config = app.config
+    security.check_size(config["ACTIONS_MAX_CONTENT_LENGTH"])
+    vouched = security.check_origin()
+    mode = wire.response_mode()
+    state = get_state(app)
+
+    action_id, _, token = ref.partition(".")
+    entry = state.lookup_id(app, action_id)
+    if entry is None:
+        raise UnknownAction(
+            "This action does not exist (any more). The page may be older than the"
+            " last deploy or its secret: reload the page and try again."
+        )
+    soft: ActionRejected | None = None
+    try:
+        security.check_csrf()
+    except CSRFTokenInvalid as e:
+        if not (vouched and mode == "form"):
+            raise
+        soft = e
+
+    args: tuple[t.Any, ...] = ()
+    try:
+        args = _open_args(app, entry, token)
+    except BadBoundArguments as e:
+        expired = isinstance(e.__cause__, BadToken) and e.__cause__.reason == "expired"
+        if not (expired and vouched and mode == "form"):
+            raise
+        soft = soft or e
+
+    csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    payload, values = wire.read_payload(entry.action.schema, csrf_field)
+
+    page = _match_page()
+    view_args: dict[str, t.Any] = {}
+    if page is not None and entry.blueprint is not None:
+        page_bp = page[0].endpoint.rpartition(".")[0]
+        if page_bp == entry.blueprint or page_bp.startswith(entry.blueprint + "."):
+            view_args = dict(page[1])
+    request.url_rule = Rule(request.path, endpoint=entry.endpoint, methods=["POST"])
+    request.view_args = view_args
+    request.routing_exception = None
+    setattr(
+        g, _G_SUBMISSION, Submission(entry, args, payload, values, mode, page, soft)
+    )
+
+
+def _open_args(app: Flask, entry: Entry, token: str) -> tuple[t.Any, ...]:
+    action = entry.action
+    if not token:
+        args: tuple[t.Any, ...] = ()
+    else:
+        ring = get_state(app).keyring(app)
+        max_age = app.config["ACTIONS_BOUND_MAX_AGE"]
+        try:
+            raw = ring.unseal("bound", token, action.name.encode(), max_age=max_age)
+            decoded = codec.loads(raw)
+        except BadToken as e:
+            message = {
+                "expired": "This form has expired. Reload the page and submit again.",
+            }.get(
+                e.reason,
+                "The form's hidden data was changed or belongs to another form.",
+            )
+            raise BadBoundArguments(message) from e
+        except codec.CodecError as e:
+            raise BadBoundArguments("The form's hidden data cannot be read.") from e
+        if not isinstance(decoded, list):
+            raise BadBoundArguments("The form's hidden data cannot be read.")
+        args = tuple(decoded)
+    try:
+        action._check_arity(len(args))
+    except TypeError:
+        raise BadBoundArguments(
+            "The form's hidden data does not fit this action (the page may be older"
+            " than the last deploy): reload the page and submit again."
+        ) from None
+    return args
+
+
+def _match_page() -> tuple[Rule, dict[str, t.Any]] | None:
+    """The GET route of the URL the form was posted to, if there is one."""
+    adapter = current_app.create_url_adapter(request)
+    if adapter is None:
+        return None
+    try:
+        rule, args = adapter.match(request.path, method="GET", return_rule=True)
+    except HTTPException:
+        return None
+    return rule, dict(args)
+
+
+def run_action(**_view_args: t.Any) -> t.Any:
+    """The view function of every action endpoint."""
+    from .respond import respond
+
+    submission = g.pop(_G_SUBMISSION, None)
+    if submission is None:  # only reachable by routing to the endpoint by hand
+        raise UnknownAction("Actions are invoked by POSTing a form or a call.")
+    result, effects, passthrough = invoke(submission)
+    return respond(submission, result, effects, passthrough)
+
+
+def _error_reference() -> str:
+    return f"E-{secrets.token_hex(5).upper()}"
+
+
+def _validation_result(error: ValidationError) -> tuple[dict[str, t.Any], str | None]:
+    messages = error.messages
+    if isinstance(messages, dict):
+        general = messages.get("_schema")
+        message = " ".join(map(str, general)) if isinstance(general, list) else None
+        return dict(messages), message
+    return {"_schema": list(messages)}, " ".join(map(str, messages))
+
+
+def invoke(
+    submission: Submission,
+) -> tuple[ActionResult, Effects, Response | None]:
+    """Run the action of a checked submission and build its result."""
+    entry = submission.entry
+    action = entry.action
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    result = ActionResult(
+        ok=False, action=action.name, args=submission.args, values=submission.values
+    )
+    passthrough: Response | None = None
+    exception: BaseException | None = None
+    effects = begin_effects()
+    try:
+        if submission.soft_rejection is not None:
+            raise ActionError(
+                str(submission.soft_rejection.description),
+                status=submission.soft_rejection.code or 400,
+            )
+        for hook in entry.before:
+            app.ensure_sync(hook)(action, submission.args)
+        call_args = submission.args
+        if action.schema is not None:
+            call_args = (*call_args, action.schema.load(submission.payload))
+        action_started.send(
+            app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
+        )
+        rv = app.ensure_sync(action.func)(*call_args)
+        if isinstance(rv, Response):
+            passthrough = rv
+            result.status = rv.status_code
+            result.ok = rv.status_code < 400
+            result.redirect = rv.location if rv.status_code in range(300, 400) else None
+        else:
+            result.ok, result.status, result.data = True, 200, rv
+    except Redirect as r:
+        if security.is_safe_redirect(r.location):
+            result.ok, result.status, result.redirect = True, r.code, r.location
+            redirected.send(
+                app,
+                action=action,
+                location=r.location,
+                code=r.code,
+                _async_wrapper=app.ensure_sync,
+            )
+        else:
+            logger.warning(
+                "Action %s tried to redirect to %r, which is not allowed"
+                " (add its host to ACTIONS_ALLOWED_REDIRECT_HOSTS if it is"
+                " yours).",
+                action.name,
+                r.location,
+            )
+            result.status, result.message = (
+                400,
+                "The action tried to send you to another site, which is not allowed.",
+            )
+    except ValidationError as e:
+        exception = e
+        result.status = 422
+        result.errors, result.message = _validation_result(e)
+    except ActionError as e:
+        exception = e
+        result.status, result.message, result.errors = (
+            e.status,
+            e.message,
+            dict(e.errors),
+        )
+    except MalformedRequest:
+        raise
+    except HTTPException as e:
+        exception = e
+        result.status, result.message = e.code or 500, e.description
+    except Exception as e:
+        exception = e
+        reference = _error_reference()
+        logger.exception(
+            "Action %s failed with an unexpected error (reference %s)",
+            action.name,
+            reference,
+        )
+        result.status, result.reference = 500, reference
+        if app.debug or app.testing:
+            result.message = f"{type(e).__name__}: {e} (reference {reference})"
+        else:
+            result.message = (
+                "Something went wrong on our side and nothing was saved. Please try"
+                f" again; if it happens again, quote reference {reference}."
+            )
+    finally:
+        end_effects()
+        result.revalidated_paths = list(effects.paths)
+        result.revalidated_tags = list(effects.tags)
+        effects.emit()
+
+    for hook in entry.after:
+        replaced = app.ensure_sync(hook)(action, result)
+        if replaced is not None:
+            result = replaced
+
+    if result.ok:
+        action_succeeded.send(
+            app, action=action, result=result, _async_wrapper=app.ensure_sync
+        )
+    else:
+        action_failed.send(
+            app,
+            action=action,
+            result=result,
+            exception=exception,
+            _async_wrapper=app.ensure_sync,
+        )
+    return result, effects, passthrough
+
+
+def page_chain() -> list[str]:
+    """The blueprints whose ``before_request`` functions already ran."""
+    submission_endpoint = request.url_rule.endpoint if request.url_rule else ""
+    return blueprint_chain(submission_endpoint.rpartition(".")[0] or None)

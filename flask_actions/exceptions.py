@@ -1,0 +1,133 @@
+"""Errors raised by flask-actions.
+
+Two families:
+
+- :class:`ActionError` is raised *inside* an action to fail it with a message a
+  user can act on. It becomes a failed :class:`~flask_actions.ActionResult`.
+- :class:`ActionRejected` and its subclasses are raised *before* an action runs,
+  when a request cannot be trusted or understood. They are Werkzeug HTTP
+  exceptions: customise them with ``app.errorhandler``. JSON callers get the
+  same JSON shape as results, with a ``code`` naming the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from flask import request
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import RequestEntityTooLarge
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+Errors = dict[str, t.Any]
+
+
+class ActionError(Exception):
+    """Fail the running action with ``message`` and HTTP ``status``.
+
+    :param message: shown to the user, above the form.
+    :param errors: optional field errors, ``{field: [messages]}``.
+    :param status: the HTTP status of the failed result (400 by default).
+    """
+
+    def __init__(
+        self, message: str, errors: Errors | None = None, status: int = 400
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors: Errors = errors or {}
+        self.status = status
+
+
+class ActionRejected(HTTPException):
+    """Base of the errors that reject a request before any action runs."""
+
+    #: A short, stable name of the reason, sent to JSON callers as ``code``.
+    reason = "bad_request"
+
+    def get_headers(
+        self,
+        environ: WSGIEnvironment | None = None,
+        scope: dict[str, t.Any] | None = None,
+    ) -> list[tuple[str, str]]:
+        if _wants_json():
+            return [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        return [*super().get_headers(environ, scope), ("Cache-Control", "no-store")]
+
+    def get_body(
+        self,
+        environ: WSGIEnvironment | None = None,
+        scope: dict[str, t.Any] | None = None,
+    ) -> str:
+        if not _wants_json():
+            return super().get_body(environ, scope)
+        return json.dumps(
+            {
+                "ok": False,
+                "status": self.code,
+                "code": self.reason,
+                "message": self.description,
+                "data": None,
+                "errors": {},
+                "redirect": None,
+                "revalidated": {"paths": [], "tags": []},
+                "reference": None,
+                "html": None,
+            }
+        )
+
+
+def _wants_json() -> bool:
+    if not request:
+        return False
+    return (
+        "X-Flask-Actions" in request.headers
+        or "X-Action" in request.headers
+        or (
+            request.accept_mimetypes.best_match(["text/html", "application/json"])
+            == "application/json"
+        )
+    )
+
+
+class MalformedRequest(ActionRejected, BadRequest):
+    """The request names an action but cannot be read (two identities, bad JSON...)."""
+
+    reason = "bad_request"
+
+
+class CrossSiteRequest(ActionRejected, Forbidden):
+    """The request comes from another site, or its origin cannot be established."""
+
+    reason = "cross_site"
+
+
+class CSRFTokenInvalid(ActionRejected, Forbidden):
+    """The CSRF token is missing, expired or does not match the session."""
+
+    reason = "csrf"
+
+
+class UnknownAction(ActionRejected, NotFound):
+    """No action has this id (an old page after the secret changed, or a forgery)."""
+
+    reason = "unknown_action"
+
+
+class BadBoundArguments(ActionRejected, BadRequest):
+    """The bound-argument token was tampered with, truncated, made for another
+    action, sealed with an unknown key, or has expired."""
+
+    reason = "bad_bound_arguments"
+
+
+class PayloadTooLarge(ActionRejected, RequestEntityTooLarge):
+    """The body is larger than ``ACTIONS_MAX_CONTENT_LENGTH``."""
+
+    reason = "too_large"

@@ -1,0 +1,225 @@
+"""What an action produces, and the helpers that steer it from inside.
+
+An action returns data or raises; either way the dispatcher builds an
+:class:`ActionResult`. Inside an action, :func:`redirect`,
+:func:`revalidate_path`, :func:`revalidate_tag`, :func:`set_cookie` and
+:func:`delete_cookie` record *effects* on the running invocation; the
+dispatcher applies them once the action has returned, so that caches are
+invalidated after the data they describe was committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from flask import current_app
+from flask import g
+
+from .signals import path_revalidated
+from .signals import tag_revalidated
+
+if t.TYPE_CHECKING:
+    from .action import Action
+    from .action import BoundAction
+
+_G_EFFECTS = "_flask_actions_effects"
+
+
+@dataclasses.dataclass
+class ActionResult:
+    """The outcome of one invocation of an action.
+
+    Templates get it from ``action_result()``, JavaScript as JSON, tests from
+    :mod:`flask_actions.testing`.
+    """
+
+    #: ``True`` when the action ran and returned (or redirected).
+    ok: bool
+    #: The HTTP status: 200, 422 for validation errors, the
+    #: :class:`~flask_actions.ActionError` status, 500 for a crash...
+    status: int = 200
+    #: What the action returned.
+    data: t.Any = None
+    #: Field errors, marshmallow-style ``{field: [messages]}`` (nested for
+    #: nested schemas).
+    errors: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    #: A form-level message, or ``None``.
+    message: str | None = None
+    #: What the user submitted, to refill the form (never password fields).
+    values: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    #: Where the action redirected to, or ``None``.
+    redirect: str | None = None
+    #: Paths revalidated by the action.
+    revalidated_paths: list[str] = dataclasses.field(default_factory=list)
+    #: Tags revalidated by the action.
+    revalidated_tags: list[str] = dataclasses.field(default_factory=list)
+    #: For unexpected errors: the reference also written to the server log.
+    reference: str | None = None
+    #: The name of the action that produced this result.
+    action: str | None = None
+    #: The bound arguments it ran with.
+    args: tuple[t.Any, ...] = ()
+
+    @property
+    def revalidated(self) -> dict[str, list[str]]:
+        """``{"paths": [...], "tags": [...]}``, as JavaScript callers see it."""
+        return {
+            "paths": list(self.revalidated_paths),
+            "tags": list(self.revalidated_tags),
+        }
+
+    def matches(self, target: Action[t.Any, t.Any] | BoundAction | str | None) -> bool:
+        """Whether this result belongs to ``target``.
+
+        An :class:`~flask_actions.Action` (or its name) matches any invocation of
+        it; a :class:`~flask_actions.BoundAction` only the invocation with the
+        same bound arguments, so that errors show in the one form of a list of
+        forms that was submitted.
+        """
+        if target is None:
+            return True
+        if isinstance(target, str):
+            return target == self.action
+        bound = getattr(target, "args", None)
+        if bound is not None:
+            return target.name == self.action and tuple(bound) == tuple(self.args)
+        return target.name == self.action
+
+    def to_json(self) -> dict[str, t.Any]:
+        """The JSON document sent to JavaScript callers."""
+        from .codec import to_json
+
+        return {
+            "ok": self.ok,
+            "status": self.status,
+            "data": to_json(self.data),
+            "errors": self.errors,
+            "message": self.message,
+            "redirect": self.redirect,
+            "revalidated": self.revalidated,
+            "reference": self.reference,
+        }
+
+
+class Redirect(BaseException):
+    """Raised by :func:`redirect` to end an action.
+
+    It derives from :class:`BaseException`, like :class:`SystemExit`, so that
+    ``except Exception`` inside an action does not swallow it.
+    """
+
+    def __init__(self, location: str, code: int) -> None:
+        super().__init__(location, code)
+        self.location = location
+        self.code = code
+
+
+@dataclasses.dataclass
+class Effects:
+    """What the running action asked for besides its return value."""
+
+    paths: list[str] = dataclasses.field(default_factory=list)
+    tags: list[str] = dataclasses.field(default_factory=list)
+    cookies: list[tuple[str, tuple[t.Any, ...], dict[str, t.Any]]] = dataclasses.field(
+        default_factory=list
+    )
+
+    def emit(self) -> None:
+        """Send the revalidation signals for what was recorded."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        for path in self.paths:
+            path_revalidated.send(app, path=path, _async_wrapper=app.ensure_sync)
+        for tag in self.tags:
+            tag_revalidated.send(app, tag=tag, _async_wrapper=app.ensure_sync)
+
+
+def current_effects() -> Effects | None:
+    """The effects of the action running in this request, if any."""
+    return t.cast("Effects | None", g.get(_G_EFFECTS))
+
+
+def begin_effects() -> Effects:
+    effects = Effects()
+    setattr(g, _G_EFFECTS, effects)
+    return effects
+
+
+def end_effects() -> None:
+    g.pop(_G_EFFECTS, None)
+
+
+def _require_effects(helper: str) -> Effects:
+    effects = current_effects()
+    if effects is None:
+        raise RuntimeError(
+            f"{helper}() can only be called while an action runs through a request."
+            " Call the action through the test helpers or a form to use it."
+        )
+    return effects
+
+
+def redirect(location: str, code: int = 303) -> t.NoReturn:
+    """End the running action and send the user to ``location``.
+
+    Without JavaScript the browser gets a ``303 See Other``; JavaScript callers
+    get the location in the result and navigate. Only same-site locations are
+    followed, unless their host is in ``ACTIONS_ALLOWED_REDIRECT_HOSTS``; an
+    action that redirects elsewhere fails with status 400.
+
+    Not caught by ``except Exception``. Call revalidation helpers before it.
+
+    :param location: a path (``url_for(...)``) or an absolute URL.
+    :param code: a redirect status: 303 (default), 302, 301, 307 or 308.
+    """
+    if code not in (301, 302, 303, 307, 308):
+        raise ValueError(
+            f"{code} is not a redirect status; use 303, 302, 301, 307 or 308."
+        )
+    raise Redirect(location, code)
+
+
+def revalidate_path(path: str) -> None:
+    """Mark the cached page at ``path`` stale.
+
+    Inside an action the path is recorded on the result and
+    :data:`~flask_actions.signals.path_revalidated` is sent once the action
+    returned; outside one, the signal is sent at once.
+    """
+    effects = current_effects()
+    if effects is None:
+        Effects(paths=[path]).emit()
+    elif path not in effects.paths:
+        effects.paths.append(path)
+
+
+def revalidate_tag(tag: str) -> None:
+    """Mark every cached page tagged ``tag`` stale.
+
+    Inside an action the tag is recorded on the result and
+    :data:`~flask_actions.signals.tag_revalidated` is sent once the action
+    returned; outside one, the signal is sent at once.
+    """
+    effects = current_effects()
+    if effects is None:
+        Effects(tags=[tag]).emit()
+    elif tag not in effects.tags:
+        effects.tags.append(tag)
+
+
+def set_cookie(key: str, value: str = "", **options: t.Any) -> None:
+    """Set a cookie on whatever response the running action produces: the
+    redirect, the re-rendered page or the JSON result.
+
+    Takes the arguments of :meth:`werkzeug.wrappers.Response.set_cookie`.
+    ``flask.after_this_request`` works as well.
+    """
+    _require_effects("set_cookie").cookies.append(("set_cookie", (key, value), options))
+
+
+def delete_cookie(key: str, **options: t.Any) -> None:
+    """Delete a cookie on the response of the running action.
+
+    Takes the arguments of :meth:`werkzeug.wrappers.Response.delete_cookie`.
+    """
+    _require_effects("delete_cookie").cookies.append(("delete_cookie", (key,), options))

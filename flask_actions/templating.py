@@ -1,0 +1,211 @@
+"""Template globals and the helpers behind ``flask_actions/macros.html``.
+
+Globals (visible in imported macros too): ``action(name)``,
+``action_result(target=None)``, ``action_ref(target)``, and
+``_flask_actions``, the macros' private helper.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import typing as t
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app
+from flask import g
+from flask import url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
+from markupsafe import Markup
+
+from . import carry
+from ._state import get_state
+from .action import Action
+from .action import Target
+from .respond import same_page_url
+from .results import ActionResult
+from .wire import ACTION_FIELD
+from .wire import BUTTON_FIELD
+
+_G_FORMS = "_flask_actions_forms"
+_STATIC = Path(__file__).parent / "static"
+SCRIPT = "flask-actions.min.js"
+
+
+def action(name: str) -> Action[t.Any, t.Any]:
+    """The action registered under ``name`` (``"todos.add"``).
+
+    :raises LookupError: if there is none, listing the names there are.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    entry = state.lookup_name(app, name)
+    if entry is None:
+        known = ", ".join(sorted(e.action.name for e in state.entries(app))) or "none"
+        raise LookupError(f"No action is named {name!r}. Registered actions: {known}.")
+    return entry.action
+
+
+def _resolve(target: Target | str) -> Target:
+    return action(target) if isinstance(target, str) else target
+
+
+def action_ref(target: Target | str) -> str:
+    """A string naming ``target`` and its bound arguments, for
+    ``FlaskActions.call(ref, data)`` in JavaScript."""
+    return _resolve(target).ref
+
+
+def action_result(target: Target | str | None = None) -> ActionResult | None:
+    """The result of the last submission on this page, if it belongs to
+    ``target`` (any action when ``None``)."""
+    result = carry.current()
+    if result is None:
+        return None
+    if target is None:
+        return result
+    return result if result.matches(_resolve(target)) else None
+
+
+def _hidden_input(name: str, value: str) -> str:
+    return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+
+
+def _attr_name(key: str) -> str:
+    return key.rstrip("_").replace("_", "-")
+
+
+class MacroHelper:
+    """What the macros call. Private: use the macros."""
+
+    def attrs(self, attributes: t.Mapping[str, t.Any], **defaults: t.Any) -> Markup:
+        """Render keyword arguments as HTML attributes, escaped. ``class_`` →
+        ``class``, ``data_x`` → ``data-x``; ``True`` renders a bare attribute,
+        ``False`` and ``None`` nothing."""
+        merged = {**defaults, **attributes}
+        parts = []
+        for key, value in merged.items():
+            if value is None or value is False:
+                continue
+            name = _attr_name(key)
+            if value is True:
+                parts.append(f" {escape(name)}")
+            else:
+                parts.append(f' {escape(name)}="{escape(value)}"')
+        return Markup("".join(parts))
+
+    def hidden(self, target: Target | str) -> Markup:
+        resolved = _resolve(target)
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        html = _hidden_input(ACTION_FIELD, resolved.ref)
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            html += _hidden_input(field, generate_csrf())
+        return Markup(html)
+
+    def button_attrs(
+        self, target: Target | str, attributes: t.Mapping[str, t.Any]
+    ) -> Markup:
+        resolved = _resolve(target)
+        return self.attrs(
+            attributes,
+            type="submit",
+            name=BUTTON_FIELD,
+            value=resolved.ref,
+            formaction=same_page_url(),
+            formmethod="post",
+            formnovalidate=True,
+            data_fa_button=True,
+        )
+
+    def label(self, target: Target | str) -> str:
+        return _resolve(target).action.func_name.replace("_", " ").capitalize()
+
+    def open_form(self, target: Target | str) -> str:
+        g.setdefault(_G_FORMS, []).append(_resolve(target))
+        return ""
+
+    def close_form(self) -> str:
+        forms = g.get(_G_FORMS)
+        if forms:
+            forms.pop()
+        return ""
+
+    def _target(self, target: Target | str | None) -> Target | None:
+        if target is not None:
+            return _resolve(target)
+        forms = g.get(_G_FORMS)
+        return forms[-1] if forms else None
+
+    def failure(self, target: Target | str | None) -> ActionResult | None:
+        """The failed result for ``target`` (default: the enclosing form's)."""
+        resolved = self._target(target)
+        result = action_result(resolved)
+        return result if result is not None and not result.ok else None
+
+    def errors(self, field: str, target: Target | str | None = None) -> list[str]:
+        result = self.failure(target)
+        if result is None:
+            return []
+        node: t.Any = result.errors
+        for part in field.split("."):
+            if not isinstance(node, dict):
+                return []
+            node = node.get(int(part) if part.isdigit() and int(part) in node else part)
+        if isinstance(node, dict):  # errors of a nested object's own fields
+            return [str(m) for v in node.values() if isinstance(v, list) for m in v]
+        return [str(m) for m in node] if isinstance(node, list) else []
+
+    def value(
+        self, field: str, default: t.Any = "", target: Target | str | None = None
+    ) -> t.Any:
+        result = self.failure(target)
+        if result is None:
+            return default
+        node: t.Any = result.values
+        for part in field.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def message(self, target: Target | str | None = None) -> ActionResult | None:
+        result = action_result(self._target(target))
+        return result if result is not None and result.message else None
+
+    def script(self) -> Markup:
+        path = _STATIC / SCRIPT
+        if not path.exists():
+            return Markup("")
+        src = url_for("flask_actions.static", filename=SCRIPT)
+        html = (
+            f'<meta name="csrf-token" content="{escape(generate_csrf())}">'
+            if current_app.config.get("WTF_CSRF_ENABLED", True)
+            else ""
+        )
+        html += (
+            f'<script src="{escape(src)}" integrity="{_integrity(path)}"'
+            ' crossorigin="anonymous" defer></script>'
+        )
+        return Markup(html)
+
+
+@lru_cache(maxsize=4)
+def _integrity_cached(path: Path, mtime: float) -> str:
+    digest = hashlib.sha384(path.read_bytes()).digest()
+    return "sha384-" + base64.b64encode(digest).decode("ascii")
+
+
+def _integrity(path: Path) -> str:
+    return _integrity_cached(path, path.stat().st_mtime)
+
+
+def install(app: t.Any) -> None:
+    """Add the globals to ``app``'s Jinja environment."""
+    app.jinja_env.globals.update(
+        action=action,
+        action_ref=action_ref,
+        action_result=action_result,
+        _flask_actions=MacroHelper(),
+    )

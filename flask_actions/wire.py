@@ -1,0 +1,213 @@
+"""What an action request carries: its identity, how it wants the answer, and
+its payload.
+
+See ``docs/wire.md`` for the protocol. Nothing read here chooses Python code:
+the identity is looked up in the registry of actions, never used as a name.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from flask import request
+from marshmallow import fields as ma_fields
+from marshmallow import Schema
+from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import MultiDict
+
+from .exceptions import MalformedRequest
+
+ACTION_FIELD = "_action"
+BUTTON_FIELD = "_button"
+ACTION_HEADER = "X-Action"
+MODE_HEADER = "X-Flask-Actions"
+
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+#: How the client wants the answer.
+#: ``"form"``: a browser without the script (303 or a page);
+#: ``"enhanced"``: the script submitting a form (JSON, with the page HTML);
+#: ``"json"``: a JavaScript or API call (JSON).
+Mode = t.Literal["form", "enhanced", "json"]
+
+#: The deepest JSON payload accepted (objects and arrays).
+MAX_JSON_DEPTH = 64
+
+
+def read_ref() -> str | None:
+    """The ref of the action this POST invokes, or ``None`` if it is not an
+    action request.
+
+    :raises MalformedRequest: when the request names more than one action.
+    """
+    headers = request.headers.getlist(ACTION_HEADER)
+    actions: list[str] = []
+    buttons: list[str] = []
+    if request.mimetype in FORM_MIMETYPES:
+        form = request.form
+        actions = form.getlist(ACTION_FIELD)
+        buttons = form.getlist(BUTTON_FIELD)
+    if not (headers or actions or buttons):
+        return None
+    if (
+        len(headers) > 1
+        or len(actions) > 1
+        or len(buttons) > 1
+        or (headers and (actions or buttons))
+    ):
+        raise MalformedRequest(
+            "This request names more than one action. A form carries one _action"
+            " field and at most one clicked _button; a script call one X-Action header."
+        )
+    ref = (buttons or headers or actions)[0].strip()
+    if not ref:
+        raise MalformedRequest(
+            "The request names an action, but the action field is empty."
+        )
+    return ref
+
+
+def response_mode() -> Mode:
+    mode = request.headers.get(MODE_HEADER, "").lower()
+    if mode == "form":
+        return "enhanced"
+    if mode or ACTION_HEADER in request.headers:
+        return "json"
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return "json" if best == "application/json" else "form"
+
+
+def _is_multiple(field: ma_fields.Field[t.Any]) -> bool:
+    return isinstance(field, (ma_fields.List, ma_fields.Tuple)) or bool(
+        field.metadata.get("multiple")
+    )
+
+
+def _is_sensitive(name: str, schema: Schema | None) -> bool:
+    if "password" in name.lower():
+        return True
+    if schema is not None:
+        for attr, field in schema.load_fields.items():
+            if (field.data_key or attr) == name:
+                return bool(field.metadata.get("sensitive"))
+    return False
+
+
+def _nest(flat: dict[str, t.Any], known: t.Collection[str]) -> dict[str, t.Any]:
+    """Turn ``{"address.city": "x"}`` into ``{"address": {"city": "x"}}`` for
+    names the schema does not declare as they are."""
+    out: dict[str, t.Any] = {}
+    for key, value in flat.items():
+        if "." not in key or key in known:
+            out[key] = value
+            continue
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise MalformedRequest(
+                    f"The field {key!r} conflicts with the field {part!r}."
+                )
+            node = child
+        node[leaf] = value
+    return out
+
+
+def _form_payload(
+    schema: Schema | None, reserved: t.Collection[str]
+) -> dict[str, t.Any]:
+    multiple = set()
+    if schema is not None:
+        multiple = {
+            f.data_key or n for n, f in schema.load_fields.items() if _is_multiple(f)
+        }
+    flat: dict[str, t.Any] = {}
+    form: MultiDict[str, str] = request.form
+    for key in form:
+        if key in reserved:
+            continue
+        values = form.getlist(key)
+        # The last value wins, so a hidden "0" before a checkbox "1" works.
+        flat[key] = values if key in multiple else values[-1]
+    uploads: MultiDict[str, FileStorage] = request.files
+    for key in uploads:
+        files = [f for f in uploads.getlist(key) if f.filename or f.content_length]
+        if files:
+            flat[key] = files if key in multiple else files[-1]
+    known = (
+        {f.data_key or n for n, f in schema.load_fields.items()} if schema else set()
+    )
+    return _nest(flat, known)
+
+
+def _depth(value: t.Any, limit: int) -> bool:
+    """Whether ``value`` nests no deeper than ``limit`` (iteratively)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return True
+
+
+def _json_payload() -> dict[str, t.Any]:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequest("The JSON body is not valid UTF-8.") from None
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        raise MalformedRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise MalformedRequest(
+            f"The JSON body must be an object of fields, not {type(body).__name__}."
+        )
+    if not _depth(body, MAX_JSON_DEPTH):
+        raise MalformedRequest(
+            f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels."
+        )
+    return body
+
+
+def read_payload(
+    schema: Schema | None, csrf_field: str
+) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+    """The payload to load with ``schema``, and the values to refill the form.
+
+    Form bodies (urlencoded, multipart) become a dict: one value per field,
+    lists for ``List``/``Tuple`` fields, :class:`~werkzeug.datastructures.FileStorage`
+    for files (empty file inputs are left out), dotted names nested. JSON
+    bodies must be objects.
+
+    :raises MalformedRequest: for unreadable bodies and unsupported types.
+    """
+    mimetype = request.mimetype
+    if mimetype in FORM_MIMETYPES:
+        payload = _form_payload(schema, (ACTION_FIELD, BUTTON_FIELD, csrf_field))
+    elif request.is_json:
+        payload = _json_payload()
+    elif request.content_length or request.get_data(cache=True):
+        raise MalformedRequest(
+            f"An action cannot read a {mimetype or 'body without a content type'}."
+            " Send a form (urlencoded or multipart) or JSON."
+        )
+    else:
+        payload = {}
+    values = {
+        k: v
+        for k, v in payload.items()
+        if not _is_sensitive(k, schema)
+        and not isinstance(v, FileStorage)
+        and not (isinstance(v, list) and v and isinstance(v[0], FileStorage))
+    }
+    return payload, values

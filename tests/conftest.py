@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from flask import Flask
+from flask import render_template_string
+from marshmallow import fields
+from marshmallow import Schema
+from marshmallow import validate
+from servers import *  # noqa: F403
+
+from flask_actions import ActionBlueprint
+from flask_actions import ActionExtension
+from flask_actions import revalidate_tag
+
+PAGE = """{% import "flask_actions/macros.html" as fa %}
+<!doctype html><title>Notes</title>
+{{ fa.message() }}
+{% call fa.form(action("notes.add"), id="add") %}
+  <input name="title" value="{{ fa.value('title') }}">{{ fa.errors('title') }}
+  <textarea name="body">{{ fa.value('body') }}</textarea>{{ fa.errors('body') }}
+  <input type="password" name="password" value="{{ fa.value('password') }}">
+  <button>Add</button>
+{% endcall %}
+<ul>{% for note in notes %}<li>{{ note }}</li>{% endfor %}</ul>
+"""
+
+
+class NoteSchema(Schema):
+    title = fields.Str(required=True, validate=validate.Length(min=1, max=50))
+    body = fields.Str(load_default="")
+    password = fields.Str(load_default=None)
+
+
+def make_notes() -> tuple[ActionBlueprint, list[str]]:
+    """A small blueprint with a page and actions, and the list it writes to."""
+    bp = ActionBlueprint("notes", __name__)
+    notes: list[str] = []
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(PAGE, notes=notes)
+
+    @bp.action(schema=NoteSchema)
+    def add(data: dict[str, t.Any]) -> dict[str, int]:
+        notes.append(data["title"])
+        revalidate_tag("notes")
+        return {"count": len(notes)}
+
+    @bp.action
+    def remove(index: int) -> None:
+        notes.pop(index)
+
+    return bp, notes
+
+
+@pytest.fixture
+def app() -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test secret " * 4, TESTING=True)
+    ActionExtension(app)
+    bp, notes = make_notes()
+    app.register_blueprint(bp)
+    app.extensions["test_notes"] = notes
+    return app
+
+
+@pytest.fixture
+def notes(app: Flask) -> list[str]:
+    return t.cast(list[str], app.extensions["test_notes"])
+
+
+@pytest.fixture
+def client(app: Flask) -> t.Any:
+    return app.test_client()

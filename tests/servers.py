@@ -1,0 +1,329 @@
+"""Real servers for tests: a live Flask server, headless Chromium, redis-server.
+
+``tests/conftest.py`` imports everything here with ``from servers import *``
+(``tests/`` is on ``sys.path`` because it has no ``__init__.py``).
+
+Fixtures:
+
+``live_server``
+    A factory. ``live_server(app)`` serves a Flask app with Werkzeug's
+    threaded server on a free loopback port and returns a :class:`LiveServer`
+    with ``.url`` (``http://127.0.0.1:PORT``, no trailing slash), ``.port``
+    and ``.app``. Call it as often as a test needs; every server is shut
+    down when the test ends.
+
+``chromium``
+    One headless Debian Chromium (``/usr/bin/chromium``, or the path in
+    ``FLASK_ACTIONS_CHROMIUM``) for the whole session, driven by Playwright's
+    sync API. Playwright never downloads a browser here: do not run
+    ``playwright install``.
+
+``browser_page``
+    A factory. ``browser_page(js=True)`` opens a fresh browser context (no
+    shared cookies or storage) with JavaScript on or off and returns a new
+    :class:`playwright.sync_api.Page` in it. Contexts close when the test ends.
+
+``redis_server``
+    A real ``redis-server`` on a free loopback port, started once per session
+    and handed to each test running and empty, as a :class:`RedisServer` with
+    ``.url`` (``redis://127.0.0.1:PORT/0``), ``.port``, ``.stop()`` (kill it,
+    to simulate an outage) and ``.start()`` (start it again on the same port).
+
+Mark tests that use ``chromium`` or ``browser_page`` with
+``@pytest.mark.browser``, and tests that use ``redis_server`` with
+``@pytest.mark.redis`` (both markers are declared in ``setup.cfg``), so that
+``pytest -m "not browser"`` and ``pytest -m "not redis"`` select the rest.
+
+When Chromium or ``redis-server`` is missing the tests that need them are
+skipped, unless ``FLASK_ACTIONS_REQUIRE_BROWSER=1`` or
+``FLASK_ACTIONS_REQUIRE_REDIS=1`` is set (as ``.ci/run`` does): then they
+fail, so CI cannot pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Iterator
+
+    from flask import Flask
+    from playwright.sync_api import Browser
+    from playwright.sync_api import Page
+    from werkzeug.serving import BaseWSGIServer
+
+__all__ = [
+    "LiveServer",
+    "RedisServer",
+    "browser_page",
+    "chromium",
+    "free_port",
+    "live_server",
+    "redis_server",
+    "redis_server_session",
+]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _missing(what: str, env_var: str) -> t.NoReturn:
+    """Skip the test, or fail it when ``env_var`` is set to ``1``."""
+    if os.environ.get(env_var) == "1":
+        pytest.fail(f"{what} ({env_var}=1 requires it)", pytrace=False)
+    pytest.skip(f"{what}; set {env_var}=1 to make this a failure")
+
+
+# --- live Flask server -------------------------------------------------------
+
+
+class LiveServer:
+    """A Flask app served over real HTTP in a background thread."""
+
+    def __init__(self, app: Flask, port: int = 0) -> None:
+        self.app = app
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, app, threaded=True
+        )
+        self.port: int = self._server.port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"live_server:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop accepting requests and release the listening socket."""
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+
+    def __repr__(self) -> str:
+        return f"<LiveServer {self.url} {self.app.name!r}>"
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[..., LiveServer]]:
+    """Factory: ``live_server(app, port=0)`` serves ``app`` and returns a
+    :class:`LiveServer`. ``port=0`` lets the kernel pick a free port.
+    """
+    servers: list[LiveServer] = []
+
+    def start(app: Flask, port: int = 0) -> LiveServer:
+        server = LiveServer(app, port)
+        servers.append(server)
+        return server
+
+    yield start
+
+    for server in reversed(servers):
+        server.close()
+
+
+# --- headless Chromium -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for the whole session."""
+    executable = os.environ.get("FLASK_ACTIONS_CHROMIUM", "/usr/bin/chromium")
+    if not os.access(executable, os.X_OK):
+        _missing(
+            f"Chromium not found at {executable} (apt-get install chromium)",
+            "FLASK_ACTIONS_REQUIRE_BROWSER",
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing(
+            "the playwright package is not installed (pip install -e '.[test]')",
+            "FLASK_ACTIONS_REQUIRE_BROWSER",
+        )
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture
+def browser_page(chromium: Browser) -> Iterator[Callable[..., Page]]:
+    """Factory: ``browser_page(js=True, **context_options)`` returns a page in
+    a fresh browser context. ``context_options`` go to
+    :meth:`playwright.sync_api.Browser.new_context`.
+    """
+    contexts = []
+
+    def new_page(js: bool = True, **context_options: t.Any) -> Page:
+        context = chromium.new_context(java_script_enabled=js, **context_options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield new_page
+
+    for context in contexts:
+        context.close()
+
+
+# --- redis-server ------------------------------------------------------------
+
+
+class RedisServer:
+    """A ``redis-server`` process on 127.0.0.1 that a test may stop and start."""
+
+    def __init__(self, executable: str, workdir: Path, port: int) -> None:
+        self.executable = executable
+        self.workdir = workdir
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server (again, on the same port) and wait until it
+        answers ``PING``. Does nothing if it is already running.
+        """
+        if self.running:
+            return
+        self._reap()
+        logfile = self.workdir / "redis.log"
+        # fmt: off
+        command = [
+            self.executable,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.workdir),
+            "--logfile", str(logfile),
+        ]
+        # fmt: on
+        self._process = subprocess.Popen(
+            command,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not self._ping():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                log = logfile.read_text() if logfile.exists() else ""
+                raise RuntimeError(
+                    f"redis-server did not start on port {self.port}:\n{log}"
+                )
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Kill the server at once, as an outage would."""
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._reap()
+
+    def flush(self) -> None:
+        """Delete every key in every database."""
+        import redis
+
+        with redis.Redis(host="127.0.0.1", port=self.port) as client:
+            client.flushall()
+
+    def _reap(self) -> None:
+        if self._process is not None:
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def _ping(self) -> bool:
+        import redis
+
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            socket_connect_timeout=0.5,
+            socket_timeout=0.5,
+        )
+        try:
+            return bool(client.ping())
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+            return False
+        finally:
+            client.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<RedisServer {self.url} {state}>"
+
+
+@pytest.fixture(scope="session")
+def redis_server_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RedisServer]:
+    """One ``redis-server`` for the session; tests use :func:`redis_server`."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        _missing(
+            "redis-server not found on PATH (apt-get install redis-server)",
+            "FLASK_ACTIONS_REQUIRE_REDIS",
+        )
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        _missing(
+            "the redis package is not installed (pip install -e '.[test]')",
+            "FLASK_ACTIONS_REQUIRE_REDIS",
+        )
+
+    server = RedisServer(executable, tmp_path_factory.mktemp("redis"), free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(redis_server_session: RedisServer) -> RedisServer:
+    """A running, empty ``redis-server``; a test may ``.stop()`` it."""
+    redis_server_session.start()
+    redis_server_session.flush()
+    return redis_server_session
