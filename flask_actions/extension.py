@@ -45,6 +45,7 @@ from . import templating
 from ._state import secrets_of
 from ._state import State
 from .blueprint import ActionsMixin
+from .cli import actions_cli
 from .dispatch import recognise
 from .dispatch import run_action
 
@@ -102,3 +103,4 @@ class ActionExtension(ActionsMixin):
         app.after_request(carry.consume)
         app.register_blueprint(_assets)
         templating.install(app)
+        app.cli.add_command(actions_cli)

@@ -1,0 +1,307 @@
+from __future__ import annotations
+
+import io
+import logging
+import typing as t
+
+import pytest
+from flask import after_this_request
+from flask import Flask
+from flask import g
+from flask import session
+from flask import url_for
+from marshmallow import fields
+from marshmallow import Schema
+from marshmallow import ValidationError
+from werkzeug.datastructures import FileStorage
+
+from flask_actions import ActionBlueprint
+from flask_actions import ActionError
+from flask_actions import ActionExtension
+from flask_actions import redirect
+from flask_actions import revalidate_path
+from flask_actions import revalidate_tag
+from flask_actions import set_cookie
+from flask_actions import signals
+from flask_actions.testing import call
+
+
+def make_app(bp: ActionBlueprint, **config: t.Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="secret", TESTING=True, **config)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app
+
+
+def test_post_to_a_get_only_page_invokes_the_action(
+    client: t.Any, notes: list[str]
+) -> None:
+    result = call(client, "notes.add", {"title": "first"})
+    assert result.ok and notes == ["first"]
+    assert result.response is not None and result.response.status_code == 303
+
+
+def test_get_never_invokes_an_action(
+    app: Flask, client: t.Any, notes: list[str]
+) -> None:
+    with app.test_request_context():
+        ref = app.jinja_env.globals["action_ref"]("notes.add")
+    for method in ("get", "head", "options"):
+        getattr(client, method)(
+            "/?_action=" + ref + "&title=x", headers={"X-Action": ref}
+        )
+    assert client.put("/", data={"_action": ref, "title": "x"}).status_code == 405
+    assert notes == []
+
+
+def test_bound_arguments_come_first_then_the_payload() -> None:
+    bp = ActionBlueprint("todos", __name__)
+    calls: list[t.Any] = []
+
+    @bp.action(schema={"title": fields.Str(required=True)})
+    def rename(todo_id: int, data: dict[str, str]) -> None:
+        calls.append((todo_id, data))
+
+    call(make_app(bp).test_client(), rename.bind(7), {"title": "new"})
+    assert calls == [(7, {"title": "new"})]
+
+
+class TagsSchema(Schema):
+    tags = fields.List(fields.Str())
+    done = fields.Bool(load_default=False)
+    address = fields.Nested(Schema.from_dict({"city": fields.Str()}))
+    upload = fields.Raw()
+
+
+def test_form_payloads_multi_values_checkboxes_nesting_and_files() -> None:
+    bp = ActionBlueprint("forms", __name__)
+    got: list[dict[str, t.Any]] = []
+
+    @bp.action(schema=TagsSchema)
+    def save(data: dict[str, t.Any]) -> None:
+        upload = data.pop("upload", None)
+        if isinstance(upload, FileStorage):
+            data["upload"] = (upload.filename, upload.read())
+        got.append(data)
+
+    client = make_app(bp).test_client()
+    call(
+        client,
+        save,
+        {
+            "tags": ["a", "b"],
+            "done": ["0", "1"],
+            "address.city": "Lyon",
+            "upload": (io.BytesIO(b"file body"), "notes.txt"),
+        },
+    )
+    assert got == [
+        {
+            "tags": ["a", "b"],
+            "done": True,
+            "address": {"city": "Lyon"},
+            "upload": ("notes.txt", b"file body"),
+        }
+    ]
+    call(client, save, {"upload": (io.BytesIO(b""), "")})  # no file chosen
+    assert got[-1] == {"done": False}
+
+
+def test_json_payloads() -> None:
+    bp = ActionBlueprint("api", __name__)
+
+    @bp.action(schema=TagsSchema)
+    def save(data: dict[str, t.Any]) -> dict[str, t.Any]:
+        return data
+
+    result = call(
+        make_app(bp).test_client(), save, {"tags": ["x"], "done": True}, mode="json"
+    )
+    assert result.data == {"tags": ["x"], "done": True}
+
+
+def test_actions_run_in_the_normal_request_context() -> None:
+    bp = ActionBlueprint("ctx", __name__)
+
+    @bp.route("/page")
+    def page() -> str:
+        return f"count={session.get('count', 0)} cookie={g.get('seen')}"
+
+    @bp.action
+    def bump() -> str:
+        session["count"] = session.get("count", 0) + 1
+        g.seen = True
+        return url_for(".page")
+
+    app = make_app(bp)
+    client = app.test_client()
+    assert call(client, bump, page="/page", mode="json").data == "/page"
+    call(client, bump, page="/page")
+    assert client.get("/page").text == "count=2 cookie=None"
+
+
+def test_cookies_set_in_an_action_reach_the_response_also_on_redirect() -> None:
+    bp = ActionBlueprint("prefs", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return "index"
+
+    @bp.action
+    def theme(name: str) -> None:
+        set_cookie("theme", name, samesite="Lax")
+
+        @after_this_request
+        def also(response: t.Any) -> t.Any:
+            response.set_cookie("lang", "fr")
+            return response
+
+        if name == "dark":
+            redirect("/")
+
+    client = make_app(bp).test_client()
+    for name, status in (("light", 303), ("dark", 303)):
+        result = call(client, theme.bind(name))
+        assert result.response is not None and result.response.status_code == status
+        assert client.get_cookie("theme").value == name  # type: ignore[union-attr]
+        assert client.get_cookie("lang").value == "fr"  # type: ignore[union-attr]
+    json_result = call(client, theme.bind("blue"), mode="json")
+    assert json_result.ok and client.get_cookie("theme").value == "blue"  # type: ignore[union-attr]
+
+
+def test_validation_errors_raised_inside_the_action_are_field_errors() -> None:
+    bp = ActionBlueprint("v", __name__)
+
+    @bp.action(schema={"email": fields.Str(required=True)})
+    def signup(data: dict[str, str]) -> None:
+        raise ValidationError({"email": ["This address is already registered."]})
+
+    result = call(make_app(bp).test_client(), signup, {"email": "a@b.c"}, mode="json")
+    assert (result.status, result.errors) == (
+        422,
+        {"email": ["This address is already registered."]},
+    )
+
+
+def test_schema_level_errors_become_the_form_message() -> None:
+    bp = ActionBlueprint("v", __name__)
+
+    @bp.action
+    def check() -> None:
+        raise ValidationError("Dates overlap.")
+
+    result = call(make_app(bp).test_client(), check, mode="json")
+    assert result.status == 422 and result.message == "Dates overlap."
+    assert result.errors == {"_schema": ["Dates overlap."]}
+
+
+def test_action_error_has_its_status_message_and_errors() -> None:
+    bp = ActionBlueprint("v", __name__)
+
+    @bp.action
+    def pay() -> None:
+        raise ActionError("Card declined.", errors={"card": ["Declined."]}, status=402)
+
+    result = call(make_app(bp).test_client(), pay, mode="json")
+    assert (result.ok, result.status, result.message) == (False, 402, "Card declined.")
+    assert result.errors == {"card": ["Declined."]}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_crash_is_a_500_with_a_reference_that_is_also_logged(
+    debug: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    bp = ActionBlueprint("boom", __name__)
+
+    @bp.action
+    def explode() -> None:
+        raise KeyError("database password is hunter2")
+
+    app = make_app(bp)
+    app.testing = False
+    app.debug = debug
+    with caplog.at_level(logging.ERROR, logger="flask_actions"):
+        result = call(app.test_client(), explode, mode="json")
+    assert result.status == 500 and result.reference
+    assert result.reference in result.message  # type: ignore[operator]
+    assert ("hunter2" in result.message) is debug  # type: ignore[operator]
+    logged = [r for r in caplog.records if result.reference in r.getMessage()]
+    assert logged and logged[0].exc_info is not None
+
+
+def test_redirect_is_not_swallowed_by_except_exception() -> None:
+    bp = ActionBlueprint("r", __name__)
+
+    @bp.route("/done")
+    def done() -> str:
+        return "done"
+
+    @bp.action
+    def go() -> None:
+        try:
+            redirect("/done")
+        except Exception:
+            pytest.fail("redirect() was caught by except Exception")
+
+    client = make_app(bp).test_client()
+    form = call(client, go)
+    assert form.response is not None and form.response.status_code == 303
+    assert form.response.location == "/done"
+    assert call(client, go, mode="json").redirect == "/done"
+
+
+def test_signals_are_sent_with_the_app_and_revalidation_after_the_action() -> None:
+    bp = ActionBlueprint("sig", __name__)
+    events: list[t.Any] = []
+
+    @bp.action
+    def work(fail: bool) -> str:
+        revalidate_path("/list")
+        revalidate_tag("todos")
+        events.append("action body done")
+        if fail:
+            raise ActionError("nope")
+        redirect("/list")
+
+    app = make_app(bp)
+    for name in (
+        "action_started",
+        "action_succeeded",
+        "action_failed",
+        "path_revalidated",
+        "tag_revalidated",
+        "redirected",
+    ):
+
+        def receiver(sender: t.Any, _name: str = name, **kw: t.Any) -> None:
+            assert sender is app
+            events.append((_name, sorted(kw)))
+
+        getattr(signals, name).connect(receiver, app, weak=False)
+
+    client = app.test_client()
+    ok = call(client, work.bind(False), mode="json")
+    assert ok.revalidated == {"paths": ["/list"], "tags": ["todos"]}
+    assert events[:6] == [
+        ("action_started", ["action", "args"]),
+        "action body done",
+        ("redirected", ["action", "code", "location"]),
+        ("path_revalidated", ["path"]),
+        ("tag_revalidated", ["tag"]),
+        ("action_succeeded", ["action", "result"]),
+    ]
+    events.clear()
+    call(client, work.bind(True), mode="json")
+    assert events[-1] == ("action_failed", ["action", "exception", "result"])
+    assert ("tag_revalidated", ["tag"]) in events, "revalidation also after a failure"
+
+
+def test_revalidate_outside_an_action_signals_at_once(app: Flask) -> None:
+    seen: list[str] = []
+    signals.tag_revalidated.connect(
+        lambda s, tag, **kw: seen.append(tag), app, weak=False
+    )
+    with app.test_request_context():
+        revalidate_tag("news")
+    assert seen == ["news"]

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pytest
+from flask import Flask
+from flask import render_template_string
+from marshmallow import fields
+from marshmallow import validate
+
+from flask_actions import ActionBlueprint
+from flask_actions import ActionExtension
+from flask_actions.testing import prepare
+
+LIST = """{% import "flask_actions/macros.html" as fa %}
+{% for item in items %}
+{% call fa.form(action("items.rename").bind(item.id), class_="row", data_id=item.id) %}
+<input name="title" value="{{ fa.value('title', item.title) }}">{{ fa.errors('title') }}
+{{ fa.button(action("items.delete").bind(item.id), "Delete", class_="danger") }}
+<button>Save</button>
+{% endcall %}
+{% endfor %}
+"""
+
+
+@pytest.fixture
+def items_app() -> tuple[Flask, list[dict[str, t.Any]]]:
+    bp = ActionBlueprint("items", __name__)
+    items = [{"id": 1, "title": "one"}, {"id": 2, "title": "two"}]
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(LIST, items=items)
+
+    @bp.action(
+        schema={"title": fields.Str(required=True, validate=validate.Length(min=1))}
+    )
+    def rename(item_id: int, data: dict[str, str]) -> None:
+        next(i for i in items if i["id"] == item_id)["title"] = data["title"]
+
+    @bp.action
+    def delete(item_id: int) -> None:
+        items[:] = [i for i in items if i["id"] != item_id]
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="s", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app, items
+
+
+def _forms(html: str) -> list[dict[str, str]]:
+    forms = []
+    for form in re.findall(r"<form.*?</form>", html, re.S):
+        fields_ = dict(re.findall(r'name="(_action|csrf_token)" value="([^"]*)"', form))
+        button = re.search(r'name="_button" value="([^"]*)"', form)
+        fields_["_button"] = button.group(1) if button else ""
+        forms.append(fields_)
+    return forms
+
+
+def test_nested_button_invokes_its_own_action_and_submit_the_forms(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    app, items = items_app
+    client = app.test_client()
+    first, second = _forms(client.get("/").text)
+    origin = {"Origin": "http://localhost"}
+    # "Save" on the second row: only the form's own fields are sent.
+    response = client.post(
+        "/",
+        data={
+            "_action": second["_action"],
+            "csrf_token": second["csrf_token"],
+            "title": "TWO",
+        },
+        headers=origin,
+    )
+    assert response.status_code == 303
+    assert items == [{"id": 1, "title": "one"}, {"id": 2, "title": "TWO"}]
+    # "Delete" on the first row: the clicked button's name/value is sent too.
+    response = client.post(
+        "/",
+        data={
+            "_action": first["_action"],
+            "_button": first["_button"],
+            "csrf_token": first["csrf_token"],
+            "title": "one",
+        },
+        headers=origin,
+    )
+    assert response.status_code == 303
+    assert items == [{"id": 2, "title": "TWO"}]
+
+
+def test_errors_and_values_show_only_in_the_submitted_form(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    app, items = items_app
+    client = app.test_client()
+    _, second = _forms(client.get("/").text)
+    response = client.post(
+        "/",
+        data={
+            "_action": second["_action"],
+            "csrf_token": second["csrf_token"],
+            "title": "",
+        },
+        headers={"Origin": "http://localhost"},
+    )
+    assert response.status_code == 422
+    rows = re.findall(r"<form.*?</form>", response.text, re.S)
+    assert 'value="one"' in rows[0] and "fa-errors" not in rows[0]
+    assert 'value=""' in rows[1] and "Shorter than minimum length 1." in rows[1]
+
+
+def test_macros_render_attributes_escaped_and_button_attributes(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    app, _ = items_app
+    with app.test_request_context("/list?page=2"):
+        html = render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}'
+            '{% call fa.form(action("items.delete").bind(1), class_="a\\"b", hidden=True,'
+            " skip=None, files=True) %}x{% endcall %}"
+            '{{ fa.button(action("items.delete").bind(1), data_pending_text="…") }}'
+        )
+    assert '<form method="post" enctype="multipart/form-data" data-fa-form' in html
+    assert 'class="a&#34;b"' in html and " hidden" in html and "skip" not in html
+    assert 'formaction="/list?page=2"' in html and "formnovalidate" in html
+    assert 'data-pending-text="…"' in html and ">Delete</button>" in html
+
+
+def test_hidden_value_message_and_script_macros(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    app, _ = items_app
+    with app.test_request_context("/"):
+        html = render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}'
+            '<form method="post" action="/elsewhere">{{ fa.hidden(action("items.delete").bind(2)) }}</form>'
+            "[{{ fa.value('title', 'default') }}][{{ fa.message() }}]"
+        )
+    assert re.search(r'name="_action" value="[\w-]{22}\.[\w-]+"', html)
+    assert 'name="csrf_token"' in html
+    assert "[default][]" in html
+
+
+def test_action_lookup_lists_known_names(items_app: tuple[Flask, t.Any]) -> None:
+    app, _ = items_app
+    with app.test_request_context(), pytest.raises(LookupError, match="items.delete"):
+        render_template_string("{{ action('items.nope') }}")
+
+
+def test_action_ref_is_what_the_javascript_sends(
+    items_app: tuple[Flask, t.Any],
+) -> None:
+    app, items = items_app
+    client = app.test_client()
+    with app.app_context():
+        target = app.jinja_env.globals["action"]("items.delete").bind(1)
+    ref, token, origin = prepare(client, target)
+    response = client.post(
+        "/",
+        headers={
+            "X-Action": ref,
+            "X-CSRFToken": str(token),
+            "Origin": origin,
+            "Accept": "application/json",
+        },
+        json={},
+    )
+    assert response.get_json()["ok"] is True
+    assert [i["id"] for i in items] == [2]
