@@ -19,13 +19,11 @@ from .crypto import KeyRing
 
 if t.TYPE_CHECKING:
     from .action import Action
-    from .blueprint import ActionsMixin
     from .extension import ActionExtension
 
 #: Field names the wire protocol uses; no schema may declare them.
 RESERVED_FIELDS = frozenset({"_action", "_button"})
 
-AnyAction = "Action[t.Any, t.Any]"
 Hook = t.Callable[..., t.Any]
 
 
@@ -215,7 +213,3 @@ def get_state(app: Flask | None = None) -> State:
             " ActionExtension(app) or actions.init_app(app) in your app factory."
         )
     return t.cast(State, state)
-
-
-def owner_name(owner: ActionsMixin) -> str | None:
-    return getattr(owner, "name", None)

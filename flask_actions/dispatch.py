@@ -30,7 +30,6 @@ from werkzeug.wrappers import Response
 from . import codec
 from . import security
 from . import wire
-from ._state import blueprint_chain
 from ._state import Entry
 from ._state import get_state
 from .crypto import BadToken
@@ -38,7 +37,6 @@ from .exceptions import ActionError
 from .exceptions import ActionRejected
 from .exceptions import BadBoundArguments
 from .exceptions import CSRFTokenInvalid
-from .exceptions import MalformedRequest
 from .exceptions import UnknownAction
 from .results import ActionResult
 from .results import begin_effects
@@ -116,13 +114,9 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     payload, values = wire.read_payload(entry.action.schema, csrf_field)
 
     page = _match_page()
-    view_args: dict[str, t.Any] = {}
-    if page is not None and entry.blueprint is not None:
-        page_bp = page[0].endpoint.rpartition(".")[0]
-        if page_bp == entry.blueprint or page_bp.startswith(entry.blueprint + "."):
-            view_args = dict(page[1])
     request.url_rule = Rule(request.path, endpoint=entry.endpoint, methods=["POST"])
-    request.view_args = view_args
+    # The page URL's values (a language code...) reach url_value_preprocessors.
+    request.view_args = dict(page[1]) if page is not None else {}
     request.routing_exception = None
     setattr(
         g, _G_SUBMISSION, Submission(entry, args, payload, values, mode, page, soft)
@@ -266,8 +260,6 @@ def invoke(
             e.message,
             dict(e.errors),
         )
-    except MalformedRequest:
-        raise
     except HTTPException as e:
         exception = e
         result.status, result.message = e.code or 500, e.description
@@ -311,9 +303,3 @@ def invoke(
             _async_wrapper=app.ensure_sync,
         )
     return result, effects, passthrough
-
-
-def page_chain() -> list[str]:
-    """The blueprints whose ``before_request`` functions already ran."""
-    submission_endpoint = request.url_rule.endpoint if request.url_rule else ""
-    return blueprint_chain(submission_endpoint.rpartition(".")[0] or None)

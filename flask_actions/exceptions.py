@@ -84,16 +84,9 @@ class ActionRejected(HTTPException):
 
 
 def _wants_json() -> bool:
-    if not request:
-        return False
-    return (
-        "X-Flask-Actions" in request.headers
-        or "X-Action" in request.headers
-        or (
-            request.accept_mimetypes.best_match(["text/html", "application/json"])
-            == "application/json"
-        )
-    )
+    from .wire import response_mode
+
+    return bool(request) and response_mode() != "form"
 
 
 class MalformedRequest(ActionRejected, BadRequest):

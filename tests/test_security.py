@@ -154,3 +154,51 @@ def test_csrfprotect_and_actions_check_the_token_once(
         400,
         403,
     )
+
+
+def test_tampered_or_swapped_bound_arguments_are_400(
+    app: Flask, notes: list[str]
+) -> None:
+    notes.extend(["a", "b"])
+    client = app.test_client()
+    remove_ref, token, origin = prepare(client, app_action(app, "notes.remove").bind(0))
+    add_ref, _, _ = prepare(client, "notes.add")
+    action_id, _, sealed = remove_ref.partition(".")
+    add_id = add_ref.partition(".")[0]
+    flipped = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    for ref in (
+        f"{action_id}.{flipped}",
+        f"{add_id}.{sealed}",
+        f"{action_id}.{sealed[:20]}",
+    ):
+        response = client.post(
+            "/", data={"_action": ref, "csrf_token": token}, headers={"Origin": origin}
+        )
+        assert response.status_code == 400, ref
+        assert "hidden data" in response.text
+    assert notes == ["a", "b"]
+
+
+def test_unknown_action_id_is_404_with_a_clear_message(
+    client: t.Any, notes: list[str]
+) -> None:
+    _, token, origin = prepare(client, "notes.add")
+    for headers in (
+        {"Origin": origin},
+        {"Origin": origin, "Accept": "application/json"},
+    ):
+        response = client.post(
+            "/",
+            data={"_action": "A" * 22, "csrf_token": token, "title": "x"},
+            headers=headers,
+        )
+        assert response.status_code == 404
+        assert "reload the page" in response.text
+        assert "Traceback" not in response.text
+    assert response.get_json()["code"] == "unknown_action"
+    assert notes == []
+
+
+def app_action(app: Flask, name: str) -> t.Any:
+    with app.app_context():
+        return app.jinja_env.globals["action"](name)
