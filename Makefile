@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv test lint format typecheck pytest demo bench clean distclean
+.PHONY: help venv test test-oldest lint format typecheck pytest demo bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install the package with its dev extras"
@@ -23,6 +23,7 @@ help:
 	@echo "make format     fix what ruff can fix, then reformat"
 	@echo "make typecheck  mypy (strict on flask_actions)"
 	@echo "make pytest     only the tests"
+	@echo "make test-oldest  the tests on Python 3.10 with the oldest supported Flask, marshmallow..."
 	@echo "make demo       run examples/todos on http://$(HOST):$(PORT)"
 	@echo "make bench      run the benchmarks"
 	@echo "make clean      remove caches and build output (distclean: .venv too)"
@@ -39,6 +40,24 @@ $(VENV)/.installed: pyproject.toml
 
 # `make -k test` goes on to the tests when lint or mypy fail, and still fails.
 test: lint typecheck pytest
+
+# The lowest supported versions (tests/oldest-constraints.txt) on the oldest
+# Python found; browser, Redis and slow tests run in `make test` already.
+OLDEST_PYTHON ?= $(firstword $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10); do \
+	$$p -c '' 2>/dev/null && echo $$p; done) $(PYTHON))
+OLDEST_VENV := .venv-oldest
+
+$(OLDEST_VENV)/.installed: pyproject.toml tests/oldest-constraints.txt
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off \
+		-c tests/oldest-constraints.txt -e '.[test]'
+	touch $@
+
+test-oldest: $(OLDEST_VENV)/.installed
+	$(OLDEST_VENV)/bin/python --version
+	$(OLDEST_VENV)/bin/python -m pip list 2>/dev/null | grep -iE '^(flask|werkzeug|marshmallow|blinker|cryptography) '
+	$(OLDEST_VENV)/bin/python -m pytest -m "not browser and not redis and not slow" $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -65,4 +84,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(OLDEST_VENV)

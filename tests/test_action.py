@@ -168,9 +168,18 @@ def test_reserved_field_names_are_refused_at_registration(field: str) -> None:
         bp.action(schema={field: fields.Str()})(lambda data: None)
 
 
-def test_the_csrf_field_name_is_refused_when_the_app_builds_its_registry() -> None:
+def test_the_csrf_field_name_is_refused_when_the_blueprint_is_registered() -> None:
     bp = ActionBlueprint("todos", __name__)
     bp.action(schema={"csrf_token": fields.Str()}, name="bad")(lambda data: None)
-    app = make_app(bp)
+    with pytest.raises(ValueError, match="CSRF token's field name"):
+        make_app(bp)
+
+
+def test_the_csrf_field_name_is_refused_for_extension_actions_too() -> None:
+    ext = ActionExtension()
+    ext.action(schema={"token": fields.Str()}, name="bad")(lambda data: None)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="s", WTF_CSRF_FIELD_NAME="token")
+    ext.init_app(app)
     with pytest.raises(ValueError, match="CSRF token's field name"), app.app_context():
         app.extensions["actions"].entries(app)
