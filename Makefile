@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv test test-oldest lint format typecheck pytest demo bench clean distclean
+.PHONY: help venv test test-oldest lint format typecheck pytest docs demo bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install the package with its dev extras"
@@ -24,6 +24,7 @@ help:
 	@echo "make typecheck  mypy (strict on flask_actions)"
 	@echo "make pytest     only the tests"
 	@echo "make test-oldest  the tests on Python 3.10 with the oldest supported Flask, marshmallow..."
+	@echo "make docs       build the documentation into docs/_build/html (warnings are errors)"
 	@echo "make demo       run examples/todos on http://$(HOST):$(PORT)"
 	@echo "make bench      run the benchmarks"
 	@echo "make clean      remove caches and build output (distclean: .venv too)"
@@ -62,6 +63,7 @@ test-oldest: $(OLDEST_VENV)/.installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/build_js.py --check
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -79,8 +81,12 @@ demo: venv
 bench: venv
 	$(BIN)/python -m benchmarks
 
+# `make pytest` builds the docs too (tests/test_docs.py), into a temporary directory.
+docs: venv
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
+	rm -rf build dist docs/_build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean

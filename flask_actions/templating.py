@@ -119,6 +119,15 @@ class MacroHelper:
             data_fa_button=True,
         )
 
+    def button_csrf(self) -> Markup:
+        """The CSRF field, for a button outside any ``fa.form``: a hidden input
+        inside a ``<button>`` is submitted with its form, so an ``fa.button``
+        in a hand-written form works without more markup."""
+        if g.get(_G_FORMS) or not current_app.config.get("WTF_CSRF_ENABLED", True):
+            return Markup("")
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        return Markup(_hidden_input(field, generate_csrf()))
+
     def label(self, target: Target | str) -> str:
         return _resolve(target).action.func_name.replace("_", " ").capitalize()
 

@@ -173,3 +173,38 @@ def test_action_ref_is_what_the_javascript_sends(
     )
     assert response.get_json()["ok"] is True
     assert [i["id"] for i in items] == [2]
+
+
+def test_a_button_in_a_hand_written_form_carries_the_csrf_token(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    app, items = items_app
+    app.jinja_env.globals["items"] = items
+    page = (
+        '{% import "flask_actions/macros.html" as fa %}'
+        '<form method="get" action="/search"><input name="q">'
+        '{{ fa.button(action("items.delete").bind(1), "Delete") }}</form>'
+        '{% call fa.form(action("items.delete").bind(2)) %}'
+        '{{ fa.button(action("items.delete").bind(2)) }}{% endcall %}'
+    )
+    with app.test_request_context("/"):
+        html = render_template_string(page)
+    hand_written, ours = re.findall(r"<form.*?</form>", html, re.S)
+    assert hand_written.count('name="csrf_token"') == 1
+    assert ours.count('name="csrf_token"') == 1, "no second token inside fa.form"
+    client = app.test_client()
+    with client.session_transaction() as sess, app.test_request_context("/"):
+        html = render_template_string(page)
+        from flask import session
+
+        sess.update(session)
+    button = re.search(r'name="_button" value="([^"]+)"', html)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert button and token
+    response = client.post(
+        "/",
+        data={"q": "x", "_button": button.group(1), "csrf_token": token.group(1)},
+        headers={"Origin": "http://localhost"},
+    )
+    assert response.status_code == 303
+    assert [i["id"] for i in items] == [2]

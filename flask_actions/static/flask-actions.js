@@ -261,13 +261,16 @@
     /^(_self)?$/i.test(s && s.hasAttribute('formtarget') ? s.formTarget : f.target);
 
   function fallback(f, s) {
-    native.add(f);
-    if (s && !s.isConnected) s = null;
-    f.requestSubmit(s);
+    native.add(f); // requestSubmit dispatches "submit" synchronously
+    try {
+      f.requestSubmit(s && s.isConnected ? s : null);
+    } finally {
+      native.delete(f);
+    }
   }
 
   async function submit(f, s) {
-    
+    if (pending.has(f)) return;
     const fd = new FormData(f, s);
     // Browsers that ignore FormData's submitter argument still send the button.
     if (s && s.name && !fd.has(s.name)) fd.append(s.name, s.value);
@@ -329,8 +332,7 @@
   d.addEventListener('submit', (e) => {
     const f = e.target;
     const s = e.submitter;
-    if (native.has(f)) return native.delete(f);
-    if (e.defaultPrevented || !enhanced(f, s)) return;
+    if (native.has(f) || e.defaultPrevented || !enhanced(f, s)) return;
     e.preventDefault();
     submit(f, s);
   });
