@@ -4,8 +4,9 @@
   the page (post/redirect/get), the result carried by :mod:`~flask_actions.carry`;
   failure is the page itself, rendered with the failure status, errors next to
   their fields and every typed value in place.
-- JSON callers get the result as JSON; the browser script also gets the fresh
-  page when something on it may have changed.
+- JSON callers get the result as JSON; the browser script (its form
+  submissions and its ``FlaskActions.call``) also gets the fresh page when
+  something on it may have changed, so one round trip updates it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from . import carry
 from ._state import blueprint_chain
 from .results import ActionResult
 from .results import Effects
+from .wire import MODE_HEADER
 
 if t.TYPE_CHECKING:
     from .dispatch import Submission
@@ -101,18 +103,28 @@ def _json_response(
 ) -> Response:
     body = result.to_json()
     body["html"] = None
-    if submission.mode == "enhanced" and not result.redirect:
+    if submission.mode in ("enhanced", "call") and not result.redirect:
         changed = bool(
             result.revalidated_paths or result.revalidated_tags or effects.cookies
         )
-        if not result.ok or changed or session.modified:
+        # A failed form shows its errors in the page; a failed call rejects.
+        failed_form = not result.ok and submission.mode == "enhanced"
+        if failed_form or (result.ok and (changed or session.modified)):
             carry.set_current(result)
             page = render_page(submission, result, request.path)
             if page.status_code < 300 or page.status_code == result.status:
                 body["html"] = page.get_data(as_text=True)
-    return current_app.response_class(
+    response = current_app.response_class(
         json.dumps(body), status=result.status, mimetype="application/json"
     )
+    if result.ok and result.redirect and request.headers.get(MODE_HEADER):
+        # The script navigates to the redirect target: carry the result there,
+        # as the 303 does without JavaScript, so that page shows it too.
+        path = _local_path(result.redirect)
+        sealed = carry.dump(result, path) if path is not None else None
+        if sealed is not None:
+            carry.attach(response, sealed)
+    return response
 
 
 def render_page(submission: Submission, result: ActionResult, path: str) -> Response:

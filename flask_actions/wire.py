@@ -15,8 +15,10 @@ from marshmallow import fields as ma_fields
 from marshmallow import Schema
 from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .exceptions import MalformedRequest
+from .exceptions import PayloadTooLarge
 
 ACTION_FIELD = "_action"
 BUTTON_FIELD = "_button"
@@ -28,8 +30,10 @@ FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: How the client wants the answer.
 #: ``"form"``: a browser without the script (303 or a page);
 #: ``"enhanced"``: the script submitting a form (JSON, with the page HTML);
-#: ``"json"``: a JavaScript or API call (JSON).
-Mode = t.Literal["form", "enhanced", "json"]
+#: ``"call"``: the script's ``FlaskActions.call`` (JSON, with the page HTML
+#: when the action changed something);
+#: ``"json"``: any other JavaScript or API caller (JSON).
+Mode = t.Literal["form", "enhanced", "call", "json"]
 
 #: The deepest JSON payload accepted (objects and arrays).
 MAX_JSON_DEPTH = 64
@@ -41,11 +45,20 @@ def read_ref() -> str | None:
 
     :raises MalformedRequest: when the request names more than one action.
     """
-    headers = request.headers.getlist(ACTION_HEADER)
+    # One lookup, not getlist(), which walks the whole environ: WSGI joins
+    # repeated headers into one value anyway.
+    header = request.headers.get(ACTION_HEADER)
+    headers = [] if header is None else [header]
     actions: list[str] = []
     buttons: list[str] = []
     if request.mimetype in FORM_MIMETYPES:
-        form = request.form
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            raise PayloadTooLarge(
+                "The form has more fields, or a larger field, than this site accepts"
+                " (MAX_FORM_PARTS, MAX_FORM_MEMORY_SIZE). Send less data."
+            ) from None
         actions = form.getlist(ACTION_FIELD)
         buttons = form.getlist(BUTTON_FIELD)
     if not (headers or actions or buttons):
@@ -72,6 +85,8 @@ def response_mode() -> Mode:
     mode = request.headers.get(MODE_HEADER, "").lower()
     if mode == "form":
         return "enhanced"
+    if mode == "call":
+        return "call"
     if mode or ACTION_HEADER in request.headers:
         return "json"
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
@@ -166,7 +181,11 @@ def _json_payload() -> dict[str, t.Any]:
         raise MalformedRequest("The JSON body is not valid UTF-8.") from None
     try:
         body = json.loads(text)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise MalformedRequest(
+            f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels."
+        ) from None
+    except ValueError:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise MalformedRequest(

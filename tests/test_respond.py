@@ -141,3 +141,32 @@ def test_json_result_shape(client: t.Any) -> None:
     assert body["revalidated"] == {"paths": [], "tags": ["notes"]}
     assert body["data"] == {"count": 1}
     assert "Accept" in result.response.headers["Vary"]
+
+
+def test_script_calls_get_the_fresh_page_only_when_something_changed(
+    app: Flask, client: t.Any, notes: list[str]
+) -> None:
+    changed = call(client, "notes.add", {"title": "Tea"}, mode="json")
+    assert changed.response is not None
+    html = changed.response.get_json()["html"]
+    assert html is not None and "<li>Tea</li>" in html
+    with app.app_context():
+        remove = app.jinja_env.globals["action"]("notes.remove").bind(0)
+    unchanged = call(client, remove, mode="json")  # does not revalidate
+    assert unchanged.ok and notes == []
+    assert (
+        unchanged.response is not None and unchanged.response.get_json()["html"] is None
+    )
+    failed = call(client, "notes.add", {"title": ""}, mode="json")
+    assert failed.response is not None and failed.response.get_json()["html"] is None
+    plain_api = call(
+        client,
+        "notes.add",
+        {"title": "API"},
+        mode="json",
+        headers={"X-Flask-Actions": ""},
+    )
+    assert plain_api.ok and notes == ["API"]
+    assert (
+        plain_api.response is not None and plain_api.response.get_json()["html"] is None
+    )
