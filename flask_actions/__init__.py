@@ -10,5 +10,6 @@ from .results import redirect as redirect
 from .results import revalidate_path as revalidate_path
 from .results import revalidate_tag as revalidate_tag
 from .results import set_cookie as set_cookie
+from .results import set_message as set_message
 from .templating import action_ref as action_ref
 from .templating import action_result as action_result

@@ -28,6 +28,9 @@ from marshmallow import validate
 if t.TYPE_CHECKING:
     from .action import Action
 
+#: ``validate.And`` is missing from older marshmallow 3 releases.
+_AND: t.Any = getattr(validate, "And", ())
+
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 JSONSchema = dict[str, t.Any]
@@ -174,21 +177,27 @@ def _apply_validator(out: JSONSchema, validator: t.Any) -> None:
         if validator.max is not None:
             key = "maximum" if validator.max_inclusive else "exclusiveMaximum"
             out[key] = _json_value(validator.max)
+    elif isinstance(validator, validate.ContainsOnly):  # a OneOf for each item
+        if kind == "array":
+            choices = [_json_value(c) for c in validator.choices]
+            out["items"] = {**out.get("items", {}), "enum": choices}
+    elif isinstance(validator, validate.ContainsNoneOf):  # a NoneOf for each item
+        if kind == "array":
+            banned = {"enum": [_json_value(c) for c in validator.iterable]}
+            out["items"] = {**out.get("items", {}), "not": banned}
     elif isinstance(validator, validate.OneOf):
         out["enum"] = [_json_value(c) for c in validator.choices]
+    elif isinstance(validator, validate.NoneOf):
+        out["not"] = {"enum": [_json_value(c) for c in validator.iterable]}
     elif isinstance(validator, validate.Equal):
         out["const"] = _json_value(validator.comparable)
     elif isinstance(validator, validate.Regexp):
         out["pattern"] = validator.regex.pattern
-    elif isinstance(validator, validate.ContainsOnly) and kind == "array":
-        out["items"] = {**out.get("items", {}), "enum": list(validator.choices)}
-    elif isinstance(validator, validate.NoneOf):
-        out["not"] = {"enum": [_json_value(c) for c in validator.iterable]}
     elif isinstance(validator, validate.Email):
         out["format"] = "email"
     elif isinstance(validator, validate.URL):
         out["format"] = "uri"
-    elif isinstance(validator, validate.And):
+    elif isinstance(validator, _AND):
         for inner in validator.validators:
             _apply_validator(out, inner)
 

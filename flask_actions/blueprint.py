@@ -22,6 +22,9 @@ from .action import Action
 from .action import make_schema
 from .action import SchemaLike
 
+if t.TYPE_CHECKING:
+    from flask.sansio.app import App
+
 P = t.ParamSpec("P")
 R = t.TypeVar("R")
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -148,3 +151,19 @@ class ActionBlueprint(Blueprint, ActionsMixin):
 
     def _action_name(self, func_name: str) -> str:
         return f"{self.name}.{func_name}"
+
+    def register(self, app: App, options: dict[str, t.Any]) -> None:
+        """Register on ``app``, refusing schemas that declare its CSRF field.
+
+        :raises ValueError: if an action's schema reads the field named by
+            ``WTF_CSRF_FIELD_NAME``, which carries the CSRF token.
+        """
+        csrf_field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        for action in self._actions:
+            if csrf_field in action.field_names:
+                raise ValueError(
+                    f"The schema of action {action.name!r} declares {csrf_field!r},"
+                    " the CSRF token's field name (WTF_CSRF_FIELD_NAME). Rename the"
+                    " field or give it another data_key."
+                )
+        super().register(app, options)

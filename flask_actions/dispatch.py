@@ -13,6 +13,7 @@ Every rejection happens here, before any hook or action runs.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import secrets
@@ -22,6 +23,8 @@ from flask import current_app
 from flask import Flask
 from flask import g
 from flask import request
+from flask import session
+from flask.globals import request_ctx
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
@@ -109,6 +112,8 @@ def recognise(app: Flask, **extra: t.Any) -> None:
         if not (expired and vouched and mode == "form"):
             raise
         soft = soft or e
+        # Authentic, only old: its arguments still tell which form to refill.
+        args = _open_args(app, entry, token, max_age=None)
 
     csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     payload, values = wire.read_payload(entry.action.schema, csrf_field)
@@ -123,13 +128,16 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     )
 
 
-def _open_args(app: Flask, entry: Entry, token: str) -> tuple[t.Any, ...]:
+def _open_args(
+    app: Flask, entry: Entry, token: str, max_age: float | None | bool = True
+) -> tuple[t.Any, ...]:
     action = entry.action
     if not token:
         args: tuple[t.Any, ...] = ()
     else:
         ring = get_state(app).keyring(app)
-        max_age = app.config["ACTIONS_BOUND_MAX_AGE"]
+        if max_age is True:
+            max_age = app.config["ACTIONS_BOUND_MAX_AGE"]
         try:
             raw = ring.unseal("bound", token, action.name.encode(), max_age=max_age)
             decoded = codec.loads(raw)
@@ -158,7 +166,8 @@ def _open_args(app: Flask, entry: Entry, token: str) -> tuple[t.Any, ...]:
 
 def _match_page() -> tuple[Rule, dict[str, t.Any]] | None:
     """The GET route of the URL the form was posted to, if there is one."""
-    adapter = current_app.create_url_adapter(request)
+    # The adapter Flask made for this request (same environ, same config).
+    adapter = request_ctx.url_adapter
     if adapter is None:
         return None
     try:
@@ -205,6 +214,7 @@ def invoke(
     passthrough: Response | None = None
     exception: BaseException | None = None
     effects = begin_effects()
+    saved_session = copy.deepcopy(dict(session))
     try:
         if submission.soft_rejection is not None:
             raise ActionError(
@@ -265,6 +275,11 @@ def invoke(
         result.status, result.message = e.code or 500, e.description
     except Exception as e:
         exception = e
+        # "Nothing was saved": drop the cookies and session changes it made.
+        effects.cookies.clear()
+        if dict(session) != saved_session:
+            session.clear()
+            session.update(saved_session)
         reference = _error_reference()
         logger.exception(
             "Action %s failed with an unexpected error (reference %s)",
@@ -281,6 +296,8 @@ def invoke(
             )
     finally:
         end_effects()
+        if result.ok and result.message is None:
+            result.message = effects.message
         result.revalidated_paths = list(effects.paths)
         result.revalidated_tags = list(effects.tags)
         effects.emit()

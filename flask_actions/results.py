@@ -124,6 +124,7 @@ class Effects:
     cookies: list[tuple[str, tuple[t.Any, ...], dict[str, t.Any]]] = dataclasses.field(
         default_factory=list
     )
+    message: str | None = None
 
     def emit(self) -> None:
         """Send the revalidation signals for what was recorded."""
@@ -205,6 +206,15 @@ def revalidate_tag(tag: str) -> None:
         Effects(tags=[tag]).emit()
     elif tag not in effects.tags:
         effects.tags.append(tag)
+
+
+def set_message(message: str) -> None:
+    """Set the form-level message shown when the running action succeeds
+    ("Added “Milk”."). It is the result's ``message``: ``fa.message()`` shows
+    it, also on the page a ``redirect()`` leads to, and JavaScript gets it in
+    the JSON result. A failure shows its own message instead.
+    """
+    _require_effects("set_message").message = message
 
 
 def set_cookie(key: str, value: str = "", **options: t.Any) -> None:

@@ -20,6 +20,7 @@ from flask import current_app
 from flask import g
 from flask import request
 from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError as CSRFValidationError
 
 from .exceptions import CrossSiteRequest
@@ -29,6 +30,7 @@ from .exceptions import PayloadTooLarge
 logger = logging.getLogger("flask_actions")
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def check_size(limit: int | None) -> None:
@@ -36,11 +38,27 @@ def check_size(limit: int | None) -> None:
     if limit is None:
         return
     length = request.content_length
+    if length is None and request.mimetype not in _FORM_MIMETYPES:
+        # A chunked body announces no length: read it now, one byte past the limit.
+        current = request.max_content_length
+        limit = limit if current is None else min(limit, current)
+        try:
+            request.max_content_length = limit + 1  # settable from Flask 3.1
+        except AttributeError:  # Flask 3.0: only MAX_CONTENT_LENGTH bounds it
+            return
+        try:
+            length = len(request.get_data(cache=True))
+        except RequestEntityTooLarge:
+            length = limit + 1
     if length is not None and length > limit:
+        size = (
+            "larger than"
+            if request.content_length is None
+            else f"{_human(length)}, more than"
+        )
         raise PayloadTooLarge(
-            f"The submission is {_human(length)}, more than the {_human(limit)} an"
-            " action accepts. Send less data (smaller files), or raise"
-            " ACTIONS_MAX_CONTENT_LENGTH."
+            f"The submission is {size} the {_human(limit)} an action accepts. Send"
+            " less data (smaller files), or raise ACTIONS_MAX_CONTENT_LENGTH."
         )
 
 

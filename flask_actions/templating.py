@@ -96,6 +96,14 @@ class MacroHelper:
                 parts.append(f' {escape(name)}="{escape(value)}"')
         return Markup("".join(parts))
 
+    def errors_attrs(self, field: str, attributes: t.Mapping[str, t.Any]) -> Markup:
+        """The ``<ul>`` attributes of ``fa.errors``: the ``fa-errors`` class
+        (kept when a ``class_`` is given) and ``data-fa-errors``."""
+        extra = attributes.get("class_") or attributes.get("class")
+        merged = {k: v for k, v in attributes.items() if k not in ("class_", "class")}
+        classes = f"fa-errors {extra}" if extra else "fa-errors"
+        return self.attrs(merged, class_=classes, data_fa_errors=field)
+
     def hidden(self, target: Target | str) -> Markup:
         resolved = _resolve(target)
         field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")

@@ -208,3 +208,72 @@ def test_a_button_in_a_hand_written_form_carries_the_csrf_token(
     )
     assert response.status_code == 303
     assert [i["id"] for i in items] == [2]
+
+
+def test_errors_take_attributes_and_invalid_links_the_input(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    app, _ = items_app
+    app.jinja_env.globals["items"] = []
+    client = app.test_client()
+    page = (
+        '{% import "flask_actions/macros.html" as fa %}'
+        '{% call fa.form(action("items.rename").bind(1)) %}'
+        '<input name="title"{{ fa.invalid("title", describedby="t-err") }}>'
+        '{{ fa.errors("title", id="t-err", class_="small") }}{% endcall %}'
+    )
+    with app.test_request_context("/"):
+        clean = render_template_string(page)
+    assert "aria-invalid" not in clean and "<ul" not in clean
+    form = _forms(client.get("/").text)[0]
+    app.view_functions["items.index"] = lambda: render_template_string(page)
+    failed = client.post(
+        "/",
+        data={
+            "_action": form["_action"],
+            "csrf_token": form["csrf_token"],
+            "title": "",
+        },
+        headers={"Origin": "http://localhost"},
+    )
+    assert failed.status_code == 422
+    assert (
+        '<input name="title" aria-invalid="true" aria-describedby="t-err">'
+        in failed.text
+    )
+    assert (
+        '<ul class="fa-errors small" data-fa-errors="title" id="t-err">' in failed.text
+    )
+
+
+def test_set_message_is_the_success_message_also_after_redirect(app: Flask) -> None:
+    from flask_actions import ActionBlueprint as Bp
+    from flask_actions import redirect
+    from flask_actions import set_message
+    from flask_actions.testing import call
+
+    bp = Bp("msg", __name__)
+
+    @bp.route("/done")
+    def done() -> str:
+        return render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}{{ fa.message() }}'
+        )
+
+    @bp.action
+    def save(go: bool) -> None:
+        set_message("Saved “it”.")
+        if go:
+            redirect("/done")
+
+    @bp.action
+    def fail() -> None:
+        set_message("Saved.")
+        raise ValueError("boom")
+
+    app.register_blueprint(bp)
+    client = app.test_client()
+    assert call(client, save.bind(False), mode="json").message == "Saved “it”."
+    call(client, save.bind(True))
+    assert 'role="status" data-fa-message>Saved “it”.</p>' in client.get("/done").text
+    assert "Saved." not in (call(client, fail, mode="json").message or "")
