@@ -482,3 +482,13 @@ def test_revalidated_tags_are_logged(
     with caplog.at_level(logging.INFO):
         add(client, "One")
     assert "Pages tagged 'todos' are stale now." in caplog.text
+
+
+def test_the_list_page_is_cached_and_actions_revalidate_it(client: t.Any) -> None:
+    add(client, "Cached")
+    first, second = client.get("/"), client.get("/")
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+    assert "Cached" in second.text
+    call(client, "todos.add", {"title": "Fresh"}, mode="json")
+    after = client.get("/")
+    assert after.headers["X-Cache"] == "MISS" and "Fresh" in after.text

@@ -30,6 +30,7 @@ from flask_actions import ActionResult
 from flask_actions import redirect
 from flask_actions import revalidate_tag
 from flask_actions import set_message
+from flask_actions.cache import PageCache
 from flask_actions.signals import action_succeeded
 from flask_actions.signals import tag_revalidated
 
@@ -41,6 +42,9 @@ TITLE_MAX = 200
 NOTES_MAX = 10_000
 
 actions = ActionExtension()
+#: The list page is cached (in-process, or Redis with ACTIONS_CACHE_REDIS_URL)
+#: and every action that changes it revalidates its tag.
+page_cache = PageCache()
 todos = ActionBlueprint("todos", __name__)
 
 
@@ -189,6 +193,7 @@ def like(todo_id: int) -> dict[str, int]:
 
 
 @todos.route("/")
+@page_cache.cached(tags=["todos"], timeout=300)
 def index() -> str:
     items = db.todos()
     return render_template(
@@ -249,6 +254,7 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
     app.config.update(config or {})
 
     actions.init_app(app)
+    page_cache.init_app(app)
     db.init_app(app)
     app.register_blueprint(todos)
 
