@@ -95,6 +95,7 @@ class State:
         return list(self._by_name.values())
 
     def _build(self, app: Flask, ring: KeyRing) -> dict[str, Entry]:
+        from .action import check_csrf_field
         from .blueprint import ActionBlueprint
 
         with self._lock:
@@ -102,7 +103,6 @@ class State:
                 return self._by_id
             by_name: dict[str, Entry] = {}
             homes: dict[int, str] = {}
-            csrf_field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
             ext_before = tuple(self.extension._before_action_funcs)
             ext_after = tuple(self.extension._after_action_funcs)
 
@@ -117,11 +117,7 @@ class State:
                     raise RuntimeError(
                         f"Two actions are named {action.name!r}; give one a name=."
                     )
-                if action.field_names & {csrf_field}:
-                    raise ValueError(
-                        f"The schema of action {action.name!r} declares the field"
-                        f" {csrf_field!r}, which is the CSRF token's field name."
-                    )
+                check_csrf_field(app.config, [action])
                 by_name[action.name] = Entry(action, endpoint, bp, before, after)
 
             for action in self.extension._actions:

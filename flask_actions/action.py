@@ -46,6 +46,23 @@ def field_names(schema: Schema | None) -> frozenset[str]:
     return frozenset(f.data_key or n for n, f in schema.load_fields.items())
 
 
+def check_csrf_field(
+    config: t.Mapping[str, t.Any], actions: t.Iterable[Action[t.Any, t.Any]]
+) -> None:
+    """Refuse schemas that read the app's CSRF field (``WTF_CSRF_FIELD_NAME``).
+
+    :raises ValueError: naming the action and the field.
+    """
+    csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    for action in actions:
+        if csrf_field in action.field_names:
+            raise ValueError(
+                f"The schema of action {action.name!r} declares {csrf_field!r},"
+                " the CSRF token's field name (WTF_CSRF_FIELD_NAME). Rename the"
+                " field or give it another data_key."
+            )
+
+
 class Action(t.Generic[P, R]):
     """A function that forms, buttons and scripts can invoke.
 
@@ -77,6 +94,8 @@ class Action(t.Generic[P, R]):
                 " another data_key."
             )
         self._signature: inspect.Signature | None = None
+        #: Counts of bound arguments already found to fit (checked per request).
+        self._fitting_counts: set[int] = set()
 
     def __repr__(self) -> str:
         return f"<Action {self.name!r}>"
@@ -121,6 +140,8 @@ class Action(t.Generic[P, R]):
         return BoundAction(self, args, payload)
 
     def _check_arity(self, count: int) -> None:
+        if count in self._fitting_counts:
+            return
         if self._signature is None:
             try:
                 self._signature = inspect.signature(self.func)
@@ -135,6 +156,7 @@ class Action(t.Generic[P, R]):
                 f"Action {self.name!r} cannot take {count} bound argument(s)"
                 f" ({needs}): {e}"
             ) from None
+        self._fitting_counts.add(count)
 
 
 class BoundAction:

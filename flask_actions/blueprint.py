@@ -19,6 +19,7 @@ import typing as t
 from flask import Blueprint
 
 from .action import Action
+from .action import check_csrf_field
 from .action import make_schema
 from .action import SchemaLike
 
@@ -158,12 +159,5 @@ class ActionBlueprint(Blueprint, ActionsMixin):
         :raises ValueError: if an action's schema reads the field named by
             ``WTF_CSRF_FIELD_NAME``, which carries the CSRF token.
         """
-        csrf_field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        for action in self._actions:
-            if csrf_field in action.field_names:
-                raise ValueError(
-                    f"The schema of action {action.name!r} declares {csrf_field!r},"
-                    " the CSRF token's field name (WTF_CSRF_FIELD_NAME). Rename the"
-                    " field or give it another data_key."
-                )
+        check_csrf_field(app.config, self._actions)
         super().register(app, options)

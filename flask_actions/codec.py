@@ -106,14 +106,16 @@ def _decode(value: t.Any, depth: int) -> t.Any:
         raise CodecError(f"Malformed {tag} value.") from e
 
 
+#: One encoder for all calls: ``json.dumps`` with options builds one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: t.Any) -> bytes:
     """Encode ``value`` to compact UTF-8 JSON bytes.
 
     :raises CodecError: if the value holds an unsupported type.
     """
-    return json.dumps(
-        _encode(value, 0), separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return _ENCODER.encode(_encode(value, 0)).encode()
 
 
 def loads(data: bytes) -> t.Any:

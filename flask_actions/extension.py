@@ -44,6 +44,7 @@ from . import carry
 from . import templating
 from ._state import secrets_of
 from ._state import State
+from .action import check_csrf_field
 from .blueprint import ActionsMixin
 from .cli import actions_cli
 from .dispatch import recognise
@@ -98,6 +99,7 @@ class ActionExtension(ActionsMixin):
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         secrets_of(app)  # fail now, with a helpful message, if there is no secret
+        check_csrf_field(app.config, self._actions)
         app.extensions["actions"] = State(self, run_action)
         request_started.connect(recognise, app, weak=False)
         app.after_request(carry.consume)

@@ -30,6 +30,8 @@ from .wire import ACTION_FIELD
 from .wire import BUTTON_FIELD
 
 _G_FORMS = "_flask_actions_forms"
+_G_PAGE_URL = "_flask_actions_page_url"
+_G_CSRF_INPUT = "_flask_actions_csrf_input"
 _STATIC = Path(__file__).parent / "static"
 SCRIPT = "flask-actions.min.js"
 
@@ -73,8 +75,41 @@ def _hidden_input(name: str, value: str) -> str:
     return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
 
 
+@lru_cache(maxsize=512)
 def _attr_name(key: str) -> str:
-    return key.rstrip("_").replace("_", "-")
+    """The escaped HTML name of a keyword argument (cached: the same few names
+    come back on every row of a page)."""
+    return str(escape(key.rstrip("_").replace("_", "-")))
+
+
+def _attr_value(value: t.Any) -> str:
+    """``escape(value)``, without the work for a plain string that has none of
+    the five characters ``escape`` replaces (most values: refs, URLs, words)."""
+    if type(value) is str and not (
+        "&" in value or "<" in value or ">" in value or '"' in value or "'" in value
+    ):
+        return value
+    return str(escape(value))
+
+
+def _csrf_input() -> str:
+    """The hidden CSRF field, built once per request (Flask-WTF keeps one token
+    per request too; a page may hold a button per row)."""
+    html = g.get(_G_CSRF_INPUT)
+    if html is None:
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        html = _hidden_input(field, generate_csrf())
+        setattr(g, _G_CSRF_INPUT, html)
+    return t.cast(str, html)
+
+
+def _page_url() -> str:
+    """:func:`same_page_url`, once per request (a page may hold many buttons)."""
+    url = g.get(_G_PAGE_URL)
+    if url is None:
+        url = same_page_url()
+        setattr(g, _G_PAGE_URL, url)
+    return t.cast(str, url)
 
 
 class MacroHelper:
@@ -91,9 +126,9 @@ class MacroHelper:
                 continue
             name = _attr_name(key)
             if value is True:
-                parts.append(f" {escape(name)}")
+                parts.append(f" {name}")
             else:
-                parts.append(f' {escape(name)}="{escape(value)}"')
+                parts.append(f' {name}="{_attr_value(value)}"')
         return Markup("".join(parts))
 
     def errors_attrs(self, field: str, attributes: t.Mapping[str, t.Any]) -> Markup:
@@ -121,7 +156,7 @@ class MacroHelper:
             type="submit",
             name=BUTTON_FIELD,
             value=resolved.ref,
-            formaction=same_page_url(),
+            formaction=_page_url(),
             formmethod="post",
             formnovalidate=True,
             data_fa_button=True,
@@ -133,8 +168,7 @@ class MacroHelper:
         in a hand-written form works without more markup."""
         if g.get(_G_FORMS) or not current_app.config.get("WTF_CSRF_ENABLED", True):
             return Markup("")
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        return Markup(_hidden_input(field, generate_csrf()))
+        return Markup(_csrf_input())
 
     def label(self, target: Target | str) -> str:
         return _resolve(target).action.func_name.replace("_", " ").capitalize()

@@ -7,6 +7,7 @@ the identity is looked up in the registry of actions, never used as a name.
 
 from __future__ import annotations
 
+import functools
 import json
 import typing as t
 
@@ -99,14 +100,20 @@ def _is_multiple(field: ma_fields.Field[t.Any]) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _sensitive_names(schema: Schema) -> frozenset[str]:
+    """The payload names of ``schema``'s fields marked ``sensitive`` (built
+    once per schema, not once per submitted field)."""
+    marked: dict[str, bool] = {}
+    for attr, field in schema.load_fields.items():
+        marked.setdefault(field.data_key or attr, bool(field.metadata.get("sensitive")))
+    return frozenset(name for name, sensitive in marked.items() if sensitive)
+
+
 def _is_sensitive(name: str, schema: Schema | None) -> bool:
     if "password" in name.lower():
         return True
-    if schema is not None:
-        for attr, field in schema.load_fields.items():
-            if (field.data_key or attr) == name:
-                return bool(field.metadata.get("sensitive"))
-    return False
+    return schema is not None and name in _sensitive_names(schema)
 
 
 def _nest(flat: dict[str, t.Any], known: t.Collection[str]) -> dict[str, t.Any]:

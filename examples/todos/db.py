@@ -47,6 +47,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
+    # Readers never wait for a writer, and writers wait their turn (timeout).
+    conn.execute("PRAGMA journal_mode = WAL")
     return conn
 
 
