@@ -33,7 +33,6 @@ from flask import current_app
 from flask import g
 from flask import request
 from flask import session
-from flask.globals import request_ctx
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
@@ -84,11 +83,10 @@ class Vary:
 
 
 def _raw_session() -> t.Any:
-    """The request's session object, fetched without marking it accessed (the
-    ``session`` proxy marks it on any use since Flask 3.1)."""
-    ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
-    raw = getattr(ctx, "_session", None)
-    return raw if raw is not None else ctx.session
+    """The request's session. (Reading it marks it accessed, so Flask adds
+    ``Vary: Cookie`` to the response: right for a page that holds a
+    per-visitor CSRF token.)"""
+    return session._get_current_object()  # type: ignore[attr-defined]
 
 
 def csrf_field() -> str:
