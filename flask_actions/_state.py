@@ -82,7 +82,21 @@ class State:
         by_id = self._by_id
         if by_id is None:
             by_id = self._build(app, ring)
-        return by_id.get(action_id)
+        found = by_id.get(action_id)
+        if found is None and self._declared(app) != len(self._by_name):
+            # An action declared after the table was built (a late import).
+            self._by_id = None
+            found = self._build(app, ring).get(action_id)
+        return found
+
+    def _declared(self, app: Flask) -> int:
+        """How many actions the app has now, to notice late declarations."""
+        from .blueprint import ActionBlueprint
+
+        homes = {id(bp): bp for bp in app.blueprints.values()}
+        return len(self.extension._actions) + sum(
+            len(bp._actions) for bp in homes.values() if isinstance(bp, ActionBlueprint)
+        )
 
     def lookup_name(self, app: Flask, name: str) -> Entry | None:
         if self._by_id is None:

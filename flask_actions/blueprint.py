@@ -88,8 +88,9 @@ class ActionsMixin:
             fields, that loads and validates the submitted payload.
         :param name: the function part of the action name (default: the
             function's name).
-        :param decorators: view decorators applied to the function when it runs
-            through a request, innermost last, e.g. ``[login_required]``.
+        :param decorators: decorators wrapped around the function, the first
+            outermost, e.g. ``[login_required]``: the same as stacking them
+            under ``@bp.action``. They apply to direct calls too.
         """
 
         def decorator(f: t.Callable[..., t.Any]) -> Action[t.Any, t.Any]:

@@ -103,6 +103,9 @@ def _json_response(
 ) -> Response:
     body = result.to_json()
     body["html"] = None
+    # fetch() would follow a 3xx itself: a redirect travels in the body.
+    status = 200 if result.ok and result.redirect else result.status
+    body["status"] = status
     if submission.mode in ("enhanced", "call") and not result.redirect:
         changed = bool(
             result.revalidated_paths or result.revalidated_tags or effects.cookies
@@ -115,7 +118,7 @@ def _json_response(
             if page.status_code < 300 or page.status_code == result.status:
                 body["html"] = page.get_data(as_text=True)
     response = current_app.response_class(
-        json.dumps(body), status=result.status, mimetype="application/json"
+        json.dumps(body), status=status, mimetype="application/json"
     )
     if result.ok and result.redirect and request.headers.get(MODE_HEADER):
         # The script navigates to the redirect target: carry the result there,

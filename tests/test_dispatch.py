@@ -305,3 +305,36 @@ def test_revalidate_outside_an_action_signals_at_once(app: Flask) -> None:
     with app.test_request_context():
         revalidate_tag("news")
     assert seen == ["news"]
+
+
+def test_json_callers_get_redirects_in_the_body_with_status_200() -> None:
+    bp = ActionBlueprint("r", __name__)
+
+    @bp.action
+    def go() -> None:
+        redirect("/next")
+
+    result = call(make_app(bp).test_client(), go, mode="json")
+    assert result.response is not None
+    assert (
+        result.response.status_code == 200 and "Location" not in result.response.headers
+    )
+    assert result.response.get_json()["redirect"] == "/next"
+
+
+def test_an_action_declared_after_the_first_request_is_found() -> None:
+    bp = ActionBlueprint("late", __name__)
+
+    @bp.action
+    def early() -> str:
+        return "early"
+
+    app = make_app(bp)
+    client = app.test_client()
+    assert call(client, early, mode="json").data == "early"
+
+    @bp.action
+    def late() -> str:
+        return "late"
+
+    assert call(client, late, mode="json").data == "late"
