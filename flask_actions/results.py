@@ -180,6 +180,16 @@ def redirect(location: str, code: int = 303) -> t.NoReturn:
     raise Redirect(location, code)
 
 
+def _revalidate(kind: t.Literal["paths", "tags"], value: str) -> None:
+    effects = current_effects()
+    if effects is None:  # outside an action: signal at once
+        effects = Effects()
+        getattr(effects, kind).append(value)
+        effects.emit()
+    elif value not in getattr(effects, kind):
+        getattr(effects, kind).append(value)
+
+
 def revalidate_path(path: str) -> None:
     """Mark the cached page at ``path`` stale.
 
@@ -187,11 +197,7 @@ def revalidate_path(path: str) -> None:
     :data:`~flask_actions.signals.path_revalidated` is sent once the action
     returned; outside one, the signal is sent at once.
     """
-    effects = current_effects()
-    if effects is None:
-        Effects(paths=[path]).emit()
-    elif path not in effects.paths:
-        effects.paths.append(path)
+    _revalidate("paths", path)
 
 
 def revalidate_tag(tag: str) -> None:
@@ -201,11 +207,7 @@ def revalidate_tag(tag: str) -> None:
     :data:`~flask_actions.signals.tag_revalidated` is sent once the action
     returned; outside one, the signal is sent at once.
     """
-    effects = current_effects()
-    if effects is None:
-        Effects(tags=[tag]).emit()
-    elif tag not in effects.tags:
-        effects.tags.append(tag)
+    _revalidate("tags", tag)
 
 
 def set_message(message: str) -> None:
