@@ -42,10 +42,13 @@ fail, so CI cannot pass by skipping them.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import typing as t
@@ -64,6 +67,7 @@ if t.TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
 
 __all__ = [
+    "Gunicorn",
     "LiveServer",
     "RedisServer",
     "browser_page",
@@ -327,3 +331,104 @@ def redis_server(redis_server_session: RedisServer) -> RedisServer:
     redis_server_session.start()
     redis_server_session.flush()
     return redis_server_session
+
+
+def _answers(port: int) -> bool:
+    """Whether an HTTP server on ``port`` answers ``GET /`` with 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+    finally:
+        conn.close()
+
+
+_TESTS = Path(__file__).resolve().parent
+_ROOT = _TESTS.parent
+_GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+class Gunicorn:
+    """``gunicorn`` with ``workers`` worker processes serving ``app``
+    (a ``module:factory()`` spec importable from ``tests/``)."""
+
+    def __init__(
+        self,
+        app: str,
+        workdir: Path,
+        env: t.Mapping[str, str],
+        workers: int = 2,
+        threads: int = 4,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "gunicorn.log"
+        self._log = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [
+                str(_GUNICORN),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(threads),
+                "--graceful-timeout",
+                "5",
+                "--pythonpath",
+                f"{_TESTS},{_ROOT}",
+                app,
+            ],
+            cwd=workdir,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready(workers)
+
+    def workers(self) -> list[int]:
+        """The pids of the running workers (children of the master)."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
+    def wait_ready(
+        self, workers: int, timeout: float = 30.0, without: int | None = None
+    ) -> None:
+        """Wait until ``workers`` workers run (``without`` the one with that
+        pid) and the app answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
+            try:
+                running = self.workers()
+                if (
+                    len(running) == workers
+                    and without not in running
+                    and _answers(self.port)
+                ):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
+
+    def kill_worker(self) -> int:
+        """SIGKILL one worker, as the OOM killer would; its pid."""
+        pid = self.workers()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
 import typing as t
 import urllib.error
@@ -18,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from apps.cache_app import create_app
-from servers import free_port
+from servers import Gunicorn
 from servers import RedisServer
 
 from flask_actions.testing import call
@@ -82,56 +79,6 @@ def rendered_by(html: str) -> str:
     return re.search(r"rendered by (\d+)", html)[1]  # type: ignore[index]
 
 
-class Gunicorn:
-    """``gunicorn 'apps.cache_app:create_app()'`` on a free loopback port."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("wb")
-        # fmt: off
-        command = [
-            sys.executable, "-m", "gunicorn",
-            "--pythonpath", str(TESTS),
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", "1",
-            "--timeout", "60",
-            "apps.cache_app:create_app()",
-        ]
-        # fmt: on
-        self.process = subprocess.Popen(
-            command,
-            env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=10) as response:
-                    response.read()
-                    return
-            except OSError:  # URLError, refused, reset, timed out
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not start on {self.url}: see {self._log.name}"
-                    ) from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self._log.close()
-
-
 @pytest.fixture
 def two_processes(
     redis_server: RedisServer, tmp_path: Path
@@ -141,14 +88,17 @@ def two_processes(
         "CACHE_APP_DATABASE": str(tmp_path / "items.sqlite"),
         "CACHE_APP_REDIS_URL": redis_server.url,
     }
-    servers = [Gunicorn(env, tmp_path / f"gunicorn-{n}.log") for n in (1, 2)]
+    servers: list[Gunicorn] = []
     try:
-        for server in servers:
-            server.wait_ready()
+        for n in (1, 2):
+            workdir = tmp_path / f"gunicorn-{n}"
+            workdir.mkdir()
+            app = "apps.cache_app:create_app()"
+            servers.append(Gunicorn(app, workdir, env, workers=1, threads=1))
         yield servers[0], servers[1]
     finally:
         for server in servers:
-            server.stop()
+            server.close()
 
 
 def test_an_action_in_one_process_refreshes_pages_cached_by_another(

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 from apps.hardening_app import create_app
 from apps.hardening_app import rows
-from apps.hardening_server import Gunicorn
 from apps.hardening_server import new_key
 from apps.hardening_server import Page
 from flask import Flask
 from flask.testing import FlaskClient
+from servers import Gunicorn
 
 OLD_SECRET = "the secret before the rotation " * 2
 NEW_SECRET = "the secret after the rotation " * 2

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from apps.hardening_app import rows
-from apps.hardening_server import Gunicorn
 from apps.hardening_server import new_key
 from apps.hardening_server import Page
+from servers import Gunicorn
 
 pytestmark = pytest.mark.slow
 

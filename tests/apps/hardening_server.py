@@ -7,104 +7,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import time
 import typing as t
 import uuid
 from pathlib import Path
 
-from servers import free_port
-
 TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
-
-
-class Gunicorn:
-    """``gunicorn`` with ``workers`` worker processes serving ``app``
-    (a ``module:factory()`` spec importable from ``tests/``)."""
-
-    def __init__(
-        self,
-        app: str,
-        workdir: Path,
-        env: t.Mapping[str, str],
-        workers: int = 2,
-        threads: int = 4,
-    ) -> None:
-        self.port = free_port()
-        self.log = workdir / "gunicorn.log"
-        self._log = self.log.open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(GUNICORN),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                str(threads),
-                "--graceful-timeout",
-                "5",
-                "--pythonpath",
-                f"{TESTS},{ROOT}",
-                app,
-            ],
-            cwd=workdir,
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_ready(workers)
-
-    def workers(self) -> list[int]:
-        """The pids of the running workers (children of the master)."""
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
-
-    def wait_ready(
-        self, workers: int, timeout: float = 30.0, without: int | None = None
-    ) -> None:
-        """Wait until ``workers`` workers run (``without`` the one with that
-        pid) and the app answers."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
-            try:
-                running = self.workers()
-                if (
-                    len(running) == workers
-                    and without not in running
-                    and get(self.port, "/")[0] == 200
-                ):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
-
-    def kill_worker(self) -> int:
-        """SIGKILL one worker, as the OOM killer would; its pid."""
-        pid = self.workers()[0]
-        os.kill(pid, signal.SIGKILL)
-        return pid
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
 
 def get(port: int, path: str, cookie: str = "") -> tuple[int, str, str]:

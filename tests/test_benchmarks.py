@@ -1,0 +1,165 @@
+"""The benchmark contenders do the same work, and the load generators work.
+
+No timing is asserted here: ``make bench`` measures; these tests make sure the
+figures it prints compare like with like (same validation results, same
+statuses, same CSRF protection) and that each generator counts real,
+successful units of work.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from benchmarks import load
+from benchmarks import throughput
+from benchmarks.apps import actions
+from benchmarks.apps import handwritten
+from benchmarks.apps import render
+from benchmarks.apps import smorest
+from benchmarks.apps.common import INVALID
+from benchmarks.apps.common import INVALID_FORM
+from benchmarks.apps.common import VALID
+from benchmarks.apps.common import VALID_FORM
+from benchmarks.servers import Server
+
+ORIGIN = "http://localhost"
+LOADED = {"title": "Buy milk", "priority": 3, "done": False}
+ERRORS = {
+    "title": ["Length must be between 1 and 200."],
+    "priority": ["Must be greater than or equal to 1 and less than or equal to 5."],
+}
+
+
+def _page(client: FlaskClient) -> tuple[str | None, str | None]:
+    html = client.get("/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    ref = re.search(r'name="_action" value="([^"]+)"', html)
+    return csrf and csrf.group(1), ref and ref.group(1)
+
+
+def _json_call(
+    module: t.Any, body: dict[str, t.Any], csrf: bool = True, send_token: bool = True
+) -> tuple[int, dict[str, t.Any]]:
+    """POST ``body`` as JSON the way the contender is called; the status and the
+    validation outcome (``data`` or ``errors``) in one shape."""
+    app: Flask = module.create_app(csrf)
+    client = app.test_client()
+    token, ref = _page(client)
+    headers = {"Origin": ORIGIN, "Accept": "application/json"}
+    if token and send_token:
+        headers["X-CSRFToken"] = token
+    path = "/todos"
+    if module is actions:
+        headers.update({"X-Action": ref or "", "X-Flask-Actions": "call"})
+        path = "/"
+    response = client.post(path, json=body, headers=headers)
+    document = response.get_json(silent=True) or {}
+    errors = document.get("errors") or {}
+    if module is smorest and "json" in errors:
+        errors = errors["json"]  # smorest groups errors by location
+    return response.status_code, {"data": document.get("data"), "errors": errors}
+
+
+JSON_CONTENDERS = [handwritten, smorest, actions]
+
+
+@pytest.mark.parametrize("module", JSON_CONTENDERS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("csrf", [True, False], ids=["csrf", "no-csrf"])
+def test_json_contenders_load_the_same_data(module: t.Any, csrf: bool) -> None:
+    assert _json_call(module, VALID, csrf) == (200, {"data": LOADED, "errors": {}})
+
+
+@pytest.mark.parametrize("module", JSON_CONTENDERS, ids=lambda m: m.__name__)
+def test_json_contenders_report_the_same_errors(module: t.Any) -> None:
+    status, outcome = _json_call(module, INVALID)
+    assert status == 422
+    assert outcome["errors"] == ERRORS
+    assert not outcome["data"]
+
+
+@pytest.mark.parametrize("module", JSON_CONTENDERS, ids=lambda m: m.__name__)
+def test_json_contenders_all_check_the_csrf_token(module: t.Any) -> None:
+    status, outcome = _json_call(module, VALID, send_token=False)
+    assert status in (400, 403)  # CSRFProtect says 400, actions 403
+    assert outcome["data"] is None
+
+
+def _form_cycle(module: t.Any, fields: dict[str, str]) -> tuple[int, int, str]:
+    """POST the form and follow a 303: the statuses and the final page."""
+    client = module.create_app(True).test_client()
+    token, ref = _page(client)
+    form = {**fields, "csrf_token": token or ""}
+    path = "/form"
+    if module is actions:
+        form["_action"] = ref or ""
+        path = "/"
+    posted = client.post(path, data=form, headers={"Origin": ORIGIN})
+    if posted.status_code != 303:
+        return posted.status_code, 0, posted.get_data(as_text=True)
+    page = client.get(posted.headers["Location"])
+    return posted.status_code, page.status_code, page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("module", [handwritten, actions], ids=lambda m: m.__name__)
+def test_form_cycles_redirect_and_show_the_result(module: t.Any) -> None:
+    posted, shown, html = _form_cycle(module, VALID_FORM)
+    assert (posted, shown) == (303, 200)
+    assert '<p role="status">Added Buy milk.</p>' in html
+
+
+@pytest.mark.parametrize("module", [handwritten, actions], ids=lambda m: m.__name__)
+def test_form_cycles_show_the_same_errors_in_the_page(module: t.Any) -> None:
+    status, _, html = _form_cycle(module, INVALID_FORM)
+    assert status == 422
+    for messages in ERRORS.values():
+        assert messages[0] in html
+    assert "Added" not in html
+
+
+def test_render_pages_have_a_button_per_row() -> None:
+    client = render.create_app(True).test_client()
+    bound = client.get("/rows").get_data(as_text=True)
+    plain = client.get("/rows-plain").get_data(as_text=True)
+    assert bound.count('name="_button"') == len(render.ROWS)
+    assert plain.count('name="todo_id"') == len(render.ROWS)
+    assert len(set(re.findall(r'name="_button" value="([^"]+)"', bound))) == len(
+        render.ROWS
+    )
+
+
+def test_a_bound_button_of_the_render_page_invokes_its_action() -> None:
+    app = render.create_app(True)
+    client = app.test_client()
+    html = client.get("/rows").get_data(as_text=True)
+    ref = re.findall(r'name="_button" value="([^"]+)"', html)[7]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    response = client.post(
+        "/rows",
+        data={"_button": ref, "csrf_token": token.group(1)},
+        headers={"Origin": ORIGIN, "Accept": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.get_json()["ok"] is True
+
+
+def test_lua_strings_are_quoted() -> None:
+    assert load._lua_str('a"b\\c\n') == '"a\\"b\\\\c\\10"'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("use_wrk", [True, False], ids=["wrk", "python"])
+def test_load_generators_count_successful_form_cycles(use_wrk: bool) -> None:
+    if use_wrk and load.WRK is None:
+        pytest.skip("wrk is not installed")
+    contender = next(c for c in throughput.CONTENDERS if c.key == "action_form")
+    with Server(contender.app, workers=1) as server:
+        work = throughput.workload(contender, server.port)
+        measured = load.run(work, 1, 2, use_wrk=use_wrk)
+    assert measured.units > 0
+    assert measured.errors == 0
