@@ -24,7 +24,6 @@ from flask import Flask
 from flask import g
 from flask import request
 from flask import session
-from flask.globals import request_ctx
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
@@ -166,8 +165,7 @@ def _open_args(
 
 def _match_page() -> tuple[Rule, dict[str, t.Any]] | None:
     """The GET route of the URL the form was posted to, if there is one."""
-    # The adapter Flask made for this request (same environ, same config).
-    adapter = request_ctx.url_adapter
+    adapter = current_app.create_url_adapter(request)
     if adapter is None:
         return None
     try:
@@ -201,6 +199,18 @@ def _validation_result(error: ValidationError) -> tuple[dict[str, t.Any], str | 
     return {"_schema": list(messages)}, " ".join(map(str, messages))
 
 
+_ATOMIC = (str, bytes, int, float, bool, type(None))
+
+
+def _snapshot(mapping: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """A deep copy of ``mapping``, made cheaply when every value is immutable
+    (a session usually holds only a CSRF token and a user id)."""
+    saved = dict(mapping)
+    if all(type(value) in _ATOMIC for value in saved.values()):
+        return saved
+    return copy.deepcopy(saved)
+
+
 def invoke(
     submission: Submission,
 ) -> tuple[ActionResult, Effects, Response | None]:
@@ -214,7 +224,7 @@ def invoke(
     passthrough: Response | None = None
     exception: BaseException | None = None
     effects = begin_effects()
-    saved_session = copy.deepcopy(dict(session))
+    saved_session = _snapshot(session)
     try:
         if submission.soft_rejection is not None:
             raise ActionError(

@@ -48,7 +48,10 @@ def respond(
     for method, args, options in effects.cookies:
         getattr(response, method)(*args, **options)
     response.headers["Cache-Control"] = "no-store"
-    response.vary.add("Accept")
+    if "Vary" in response.headers:
+        response.vary.add("Accept")
+    else:  # the same header, without parsing and re-serialising a HeaderSet
+        response.headers["Vary"] = "Accept"
     return response
 
 

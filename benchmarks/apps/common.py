@@ -1,0 +1,36 @@
+"""What every contender shares: the secret, the schema and the payloads."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from marshmallow import fields
+from marshmallow import Schema
+from marshmallow import validate
+
+SECRET_KEY = "benchmark-secret-key-not-for-production-0123456789"
+
+#: A valid payload, as JSON and as the fields of a form.
+VALID: dict[str, t.Any] = {"title": "Buy milk", "priority": 3, "done": False}
+VALID_FORM = {"title": "Buy milk", "priority": "3", "done": "false"}
+#: An invalid payload: an empty title and a priority out of range.
+INVALID: dict[str, t.Any] = {"title": "", "priority": 9, "done": False}
+INVALID_FORM = {"title": "", "priority": "9", "done": "false"}
+
+
+class TodoSchema(Schema):
+    title = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    priority = fields.Int(load_default=2, validate=validate.Range(min=1, max=5))
+    done = fields.Bool(load_default=False)
+
+
+def csrf_enabled(csrf: bool | None = None) -> bool:
+    """The CSRF setting: the argument, else ``BENCH_CSRF`` (default on)."""
+    if csrf is not None:
+        return csrf
+    return os.environ.get("BENCH_CSRF", "1") != "0"
+
+
+def config(csrf: bool | None = None) -> dict[str, t.Any]:
+    return {"SECRET_KEY": SECRET_KEY, "WTF_CSRF_ENABLED": csrf_enabled(csrf)}

@@ -1,0 +1,194 @@
+"""In-process cost of one request (or one form cycle), without sockets.
+
+Each contender's WSGI app is called directly with the same request the load
+generator sends, ``number`` times, and the CPU time per unit is reported. This
+is the figure to profile and optimise: it is free of the load generator, of
+gunicorn and of other processes on the machine, which the HTTP figures are
+not. ``python -m benchmarks.inprocess --profile action`` prints a cProfile of
+one contender.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import time
+import typing as t
+from urllib.parse import urlencode
+
+from flask import Flask
+from werkzeug.datastructures import Headers
+from werkzeug.test import EnvironBuilder
+
+from .apps import actions
+from .apps import handwritten
+from .apps import smorest
+from .apps.common import VALID
+from .apps.common import VALID_FORM
+
+ORIGIN = "http://localhost"
+
+
+def _browser(app: Flask) -> tuple[str | None, str | None, str]:
+    """GET the page: the CSRF token, the action ref and the session cookie."""
+    import re
+
+    client = app.test_client()
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    ref = re.search(r'name="_action" value="([^"]+)"', html)
+    cookies = "; ".join(
+        h.split(";", 1)[0] for h in response.headers.getlist("Set-Cookie")
+    )
+    return csrf and csrf.group(1), ref and ref.group(1), cookies
+
+
+class _Call:
+    """One prepared request, replayed straight into the WSGI app."""
+
+    def __init__(
+        self, app: Flask, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> None:
+        self.app = app
+        self.body = body
+        self.environ = EnvironBuilder(
+            path=path, method=method, headers=Headers(headers), data=body
+        ).get_environ()
+
+    def __call__(self, cookie: str | None = None) -> tuple[str, dict[str, str]]:
+        environ = dict(self.environ)
+        environ["wsgi.input"] = io.BytesIO(self.body)
+        if cookie is not None:
+            environ["HTTP_COOKIE"] = cookie
+        seen: list[t.Any] = []
+
+        def start_response(
+            status: str, headers: t.Any, exc_info: t.Any = None
+        ) -> t.Any:
+            seen[:] = [status, headers]
+            return lambda data: None
+
+        iterable = self.app.wsgi_app(environ, start_response)
+        try:
+            for _ in iterable:
+                pass
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+        headers: dict[str, str] = {}
+        for name, value in seen[1]:
+            headers[name.lower()] = value
+        return seen[0], headers
+
+
+def unit(key: str, csrf: bool = True) -> t.Callable[[], None]:
+    """A function doing one unit of ``key``'s work through its WSGI app."""
+    module = {"view": handwritten, "view_form": handwritten, "smorest": smorest}.get(
+        key, actions
+    )
+    app: Flask = module.create_app(csrf)
+    token, ref, cookies = _browser(app)
+    headers = {"Origin": ORIGIN, "Cookie": cookies}
+    if key in ("view", "smorest", "action"):
+        headers["Accept"] = "application/json"
+        headers["Content-Type"] = "application/json"
+        if token:
+            headers["X-CSRFToken"] = token
+        path = "/todos"
+        if key == "action":
+            headers.update({"X-Action": ref or "", "X-Flask-Actions": "call"})
+            path = "/"
+        post = _Call(app, "POST", path, headers, json.dumps(VALID).encode())
+
+        def one() -> None:
+            status, _ = post()
+            assert status.startswith("200"), status
+
+        return one
+    fields = dict(VALID_FORM)
+    if token:
+        fields["csrf_token"] = token
+    if key == "action_form":
+        fields["_action"] = ref or ""
+    path = "/" if key == "action_form" else "/form"
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    post = _Call(app, "POST", path, headers, urlencode(fields).encode())
+    get = _Call(app, "GET", "/", {"Origin": ORIGIN}, b"")
+
+    def cycle() -> None:
+        status, response_headers = post()
+        assert status.startswith("303"), status
+        jar = dict(c.split("=", 1) for c in cookies.split("; ") if c)
+        name, _, value = response_headers.get("set-cookie", "").partition("=")
+        if name:
+            jar[name] = value.split(";", 1)[0]
+        status, _ = get("; ".join(f"{k}={v}" for k, v in jar.items()))
+        assert status.startswith("200"), status
+
+    return cycle
+
+
+KEYS = ("view", "smorest", "action", "action_form", "view_form")
+
+
+def measure(
+    keys: t.Sequence[str] = KEYS,
+    *,
+    csrf: bool = True,
+    number: int = 200,
+    repeat: int = 11,
+) -> dict[str, float]:
+    """CPU microseconds per unit, best of ``repeat`` interleaved batches.
+
+    The best batch, as ``timeit`` advises: other processes only ever add time
+    (cache misses, a shared core), so the minimum is the steadiest estimate of
+    the cost of the code itself.
+    """
+    units = {k: unit(k, csrf) for k in keys}
+    for fn in units.values():
+        for _ in range(50):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in keys}
+    for _ in range(repeat):
+        for key, fn in units.items():
+            start = time.process_time()
+            for _ in range(number):
+                fn()
+            samples[key].append((time.process_time() - start) / number * 1e6)
+    return {k: min(v) for k, v in samples.items()}
+
+
+def profile(key: str, csrf: bool = True, number: int = 2000, limit: int = 40) -> None:
+    fn = unit(key, csrf)
+    for _ in range(50):
+        fn()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(number):
+        fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(limit)
+    stats.sort_stats("tottime").print_stats(limit)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.inprocess")
+    parser.add_argument("--profile", choices=KEYS)
+    parser.add_argument("--no-csrf", action="store_true")
+    parser.add_argument("--number", type=int, default=300)
+    args = parser.parse_args()
+    if args.profile:
+        profile(args.profile, not args.no_csrf)
+        return
+    for key, us in measure(csrf=not args.no_csrf, number=args.number).items():
+        print(f"{key:12} {us:8.0f} µs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Start the contender apps under gunicorn on the loopback interface."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A gunicorn process serving ``app`` (``"module:attribute"``) on 127.0.0.1.
+
+    :param workers: gunicorn's sync workers, one request at a time each.
+    :param env: extra environment variables (``BENCH_CSRF``).
+    """
+
+    def __init__(
+        self, app: str, *, workers: int = 2, env: dict[str, str] | None = None
+    ) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self._process = subprocess.Popen(
+            [
+                str(gunicorn),
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+                app,
+            ],
+            cwd=ROOT,
+            env={**os.environ, **(env or {}), "PYTHONDONTWRITEBYTECODE": "1"},
+            stdout=subprocess.DEVNULL,
+        )
+        self._wait()
+
+    def _wait(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"gunicorn exited with status {self._process.returncode} while"
+                    f" starting {self.app}; run it by hand to see why."
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start {self.app} in {timeout:.0f}s.")
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
