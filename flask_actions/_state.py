@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import typing as t
 
 from flask import current_app
@@ -20,6 +21,11 @@ from .crypto import KeyRing
 if t.TYPE_CHECKING:
     from .action import Action
     from .extension import ActionExtension
+
+#: Seconds a sealed bound-argument token is reused for the same arguments.
+TOKEN_REUSE = 300.0
+#: Sealed tokens kept per app before the cache starts over.
+MAX_CACHED_TOKENS = 20_000
 
 #: Field names the wire protocol uses; no schema may declare them.
 RESERVED_FIELDS = frozenset({"_action", "_button"})
@@ -53,6 +59,7 @@ class State:
         self._by_id: dict[str, Entry] | None = None
         self._by_name: dict[str, Entry] = {}
         self._ids: dict[str, str] = {}
+        self._tokens: dict[tuple[str, bytes], tuple[str, float]] = {}
 
     # -- keys ---------------------------------------------------------------
 
@@ -65,7 +72,36 @@ class State:
             self._ring = cached
             self._by_id = None
             self._ids = {}
+            self._tokens = {}
         return cached[1]
+
+    def bound_ref(self, app: Flask, name: str, payload: bytes) -> str:
+        """``"<id>.<token>"`` for bound arguments ``payload`` of action ``name``.
+
+        The sealed token is reused for a while (:data:`TOKEN_REUSE` seconds, or
+        a tenth of ``ACTIONS_BOUND_MAX_AGE``): a list page re-rendered with the
+        same rows then seals nothing. Reusing a ciphertext encrypts nothing new
+        under its nonce, so it is as safe as the first use; it only shows that
+        two renders bound the same arguments, as the page does anyway.
+        """
+        ring = self.keyring(app)
+        key = (name, payload)
+        now = time.monotonic()
+        cached = self._tokens.get(key)
+        if cached is not None and now - cached[1] < self._token_reuse(app):
+            return cached[0]
+        ref = (
+            f"{self.action_id(app, name)}.{ring.seal('bound', payload, name.encode())}"
+        )
+        if len(self._tokens) >= MAX_CACHED_TOKENS:
+            self._tokens.clear()
+        self._tokens[key] = (ref, now)
+        return ref
+
+    @staticmethod
+    def _token_reuse(app: Flask) -> float:
+        max_age = app.config.get("ACTIONS_BOUND_MAX_AGE")
+        return TOKEN_REUSE if max_age is None else min(TOKEN_REUSE, max_age / 10)
 
     def action_id(self, app: Flask, name: str) -> str:
         ring = self.keyring(app)

@@ -192,14 +192,11 @@ class BoundAction:
 
     @property
     def ref(self) -> str:
-        """``"<id>.<token>"``: the action id and the sealed arguments. Each call
-        seals afresh (a new nonce), so two renders never share a token."""
+        """``"<id>.<token>"``: the action id and the sealed arguments (a token
+        is reused for a few minutes for the same arguments, see
+        :meth:`State.bound_ref`)."""
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        state = get_state(app)
-        token = state.keyring(app).seal(
-            "bound", self._payload, self.action.name.encode()
-        )
-        return f"{state.action_id(app, self.action.name)}.{token}"
+        return get_state(app).bound_ref(app, self.action.name, self._payload)
 
     def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Call the function with the bound arguments, then ``args``."""

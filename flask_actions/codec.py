@@ -115,7 +115,12 @@ def dumps(value: t.Any) -> bytes:
 
     :raises CodecError: if the value holds an unsupported type.
     """
+    if type(value) is list and all(type(item) in _PLAIN for item in value):
+        return _ENCODER.encode(value).encode()  # ids and slugs: nothing to tag
     return _ENCODER.encode(_encode(value, 0)).encode()
+
+
+_PLAIN = (int, str, bool, type(None))
 
 
 def loads(data: bytes) -> t.Any:

@@ -64,11 +64,18 @@ class Submission:
     payload: dict[str, t.Any]
     values: dict[str, t.Any]
     mode: wire.Mode
-    #: The page's GET rule and arguments (for re-rendering it), if any.
-    page: tuple[Rule, dict[str, t.Any]] | None
+    #: The page's GET rule and arguments, once matched (see :meth:`page`).
+    matched_page: tuple[Rule, dict[str, t.Any]] | None | t.Literal[False]
     #: A rejection shown in the page with the user's input rather than as a
     #: bare error page (an expired token on a same-site form post).
     soft_rejection: ActionRejected | None = None
+
+    def page(self) -> tuple[Rule, dict[str, t.Any]] | None:
+        """The GET route of the page the form was posted to (matched only when
+        a response re-renders the page, or url_value_preprocessors need it)."""
+        if self.matched_page is False:
+            self.matched_page = _match_page()
+        return self.matched_page
 
 
 def current_submission() -> Submission | None:
@@ -77,7 +84,8 @@ def current_submission() -> Submission | None:
 
 def recognise(app: Flask, **extra: t.Any) -> None:
     """Recognise and check an action request (a ``request_started`` receiver)."""
-    if request.method != "POST":
+    req = wire.current_request()
+    if req.method != "POST":
         return
     ref = wire.read_ref()
     if ref is None:
@@ -117,11 +125,13 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     payload, values = wire.read_payload(entry.action.schema, csrf_field)
 
-    page = _match_page()
-    request.url_rule = Rule(request.path, endpoint=entry.endpoint, methods=["POST"])
     # The page URL's values (a language code...) reach url_value_preprocessors.
-    request.view_args = dict(page[1]) if page is not None else {}
-    request.routing_exception = None
+    page: tuple[Rule, dict[str, t.Any]] | None | t.Literal[False] = False
+    if app.url_value_preprocessors:
+        page = _match_page()
+    req.url_rule = Rule(req.path, endpoint=entry.endpoint, methods=["POST"])
+    req.view_args = dict(page[1]) if page else {}
+    req.routing_exception = None
     setattr(
         g, _G_SUBMISSION, Submission(entry, args, payload, values, mode, page, soft)
     )
@@ -202,10 +212,10 @@ def _validation_result(error: ValidationError) -> tuple[dict[str, t.Any], str | 
 _ATOMIC = (str, bytes, int, float, bool, type(None))
 
 
-def _snapshot(mapping: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """A deep copy of ``mapping``, made cheaply when every value is immutable
-    (a session usually holds only a CSRF token and a user id)."""
-    saved = dict(mapping)
+def _snapshot(mapping: t.Any) -> dict[str, t.Any]:
+    """A deep copy of ``mapping`` (the session), made cheaply when every value
+    is immutable (a session usually holds only a CSRF token and a user id)."""
+    saved = dict(mapping._get_current_object())
     if all(type(value) in _ATOMIC for value in saved.values()):
         return saved
     return copy.deepcopy(saved)
@@ -236,9 +246,10 @@ def invoke(
         call_args = submission.args
         if action.schema is not None:
             call_args = (*call_args, action.schema.load(submission.payload))
-        action_started.send(
-            app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
-        )
+        if action_started.receivers:
+            action_started.send(
+                app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
+            )
         rv = app.ensure_sync(action.func)(*call_args)
         if isinstance(rv, Response):
             passthrough = rv
@@ -318,9 +329,10 @@ def invoke(
             result = replaced
 
     if result.ok:
-        action_succeeded.send(
-            app, action=action, result=result, _async_wrapper=app.ensure_sync
-        )
+        if action_succeeded.receivers:
+            action_succeeded.send(
+                app, action=action, result=result, _async_wrapper=app.ensure_sync
+            )
     else:
         action_failed.send(
             app,

@@ -147,7 +147,7 @@ def render_page(submission: Submission, result: ActionResult, path: str) -> Resp
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     match: tuple[Rule, dict[str, t.Any]] | None = None
     if path == request.path:
-        match = submission.page
+        match = submission.page()
     else:
         adapter = app.create_url_adapter(request)
         try:

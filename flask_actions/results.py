@@ -128,6 +128,8 @@ class Effects:
 
     def emit(self) -> None:
         """Send the revalidation signals for what was recorded."""
+        if not (self.paths or self.tags):
+            return
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         for path in self.paths:
             path_revalidated.send(app, path=path, _async_wrapper=app.ensure_sync)

@@ -26,6 +26,7 @@ from wtforms.validators import ValidationError as CSRFValidationError
 from .exceptions import CrossSiteRequest
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
+from .wire import current_request
 
 logger = logging.getLogger("flask_actions")
 
@@ -140,7 +141,8 @@ def check_origin() -> bool:
     :raises CrossSiteRequest: when the request comes from another site.
     """
     allowed = current_app.config["ACTIONS_ALLOWED_ORIGINS"]
-    origin = request.headers.get("Origin")
+    headers = current_request().headers
+    origin = headers.get("Origin")
     if origin is not None:
         if origin == "null":
             if "null" in allowed:
@@ -150,7 +152,7 @@ def check_origin() -> bool:
                 " example a sandboxed frame), so it cannot run an action."
             )
         return _check_url(origin, "Origin", allowed)
-    site = request.headers.get("Sec-Fetch-Site")
+    site = headers.get("Sec-Fetch-Site")
     if site is not None:
         if site.lower() in ("same-origin", "none"):
             return True
@@ -158,7 +160,7 @@ def check_origin() -> bool:
             f"The browser reports this request as {site}; actions only accept"
             " requests from pages of this site."
         )
-    referer = request.headers.get("Referer")
+    referer = headers.get("Referer")
     if referer:
         return _check_url(referer, "Referer", allowed)
     return False
@@ -181,15 +183,14 @@ def _check_url(url: str, header: str, allowed: t.Sequence[str]) -> bool:
     )
 
 
-def csrf_token_from_request() -> str | None:
-    config = current_app.config
-    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        token = request.form.get(field)
+def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
+    req = current_request()
+    if req.mimetype in _FORM_MIMETYPES:
+        token = req.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
         if token:
             return token
     for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
-        token = request.headers.get(header)
+        token = req.headers.get(header)
         if token:
             return token
     return None
@@ -200,10 +201,11 @@ def check_csrf() -> None:
 
     :raises CSRFTokenInvalid: when it is missing, expired or foreign.
     """
-    if not current_app.config.get("WTF_CSRF_ENABLED", True) or g.get("csrf_valid"):
+    config = current_app.config
+    if not config.get("WTF_CSRF_ENABLED", True) or g.get("csrf_valid"):
         return
     try:
-        validate_csrf(csrf_token_from_request())
+        validate_csrf(csrf_token_from_request(config))
     except CSRFValidationError as e:
         reason = str(e.args[0]) if e.args else "The CSRF token is invalid."
         raise CSRFTokenInvalid(

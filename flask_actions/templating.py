@@ -29,9 +29,11 @@ from .results import ActionResult
 from .wire import ACTION_FIELD
 from .wire import BUTTON_FIELD
 
-_G_FORMS = "_flask_actions_forms"
-_G_PAGE_URL = "_flask_actions_page_url"
-_G_CSRF_INPUT = "_flask_actions_csrf_input"
+_G_RENDER = "_flask_actions_render"
+#: What fa.button sets itself; a keyword argument cannot change them.
+_BUTTON_OWN = frozenset(
+    {"type", "name", "value", "formaction", "formmethod", "formnovalidate"}
+)
 _STATIC = Path(__file__).parent / "static"
 SCRIPT = "flask-actions.min.js"
 
@@ -92,24 +94,39 @@ def _attr_value(value: t.Any) -> str:
     return str(escape(value))
 
 
-def _csrf_input() -> str:
-    """The hidden CSRF field, built once per request (Flask-WTF keeps one token
-    per request too; a page may hold a button per row)."""
-    html = g.get(_G_CSRF_INPUT)
-    if html is None:
+class _Render:
+    """What every form and button of one request shares, computed once: a page
+    may hold a button per row."""
+
+    __slots__ = ("forms", "csrf_input", "page_url", "button_head", "button_tail")
+
+    def __init__(self) -> None:
+        #: The targets of the fa.form calls being rendered, innermost last.
+        self.forms: list[Target] = []
+        self.csrf_input: str | None = None
+        self.page_url = same_page_url()
+        self.button_head = f' type="submit" name="{BUTTON_FIELD}" value="'
+        self.button_tail = (
+            f'" formaction="{_attr_value(self.page_url)}" formmethod="post"'
+            " formnovalidate data-fa-button"
+        )
+
+
+def _render() -> _Render:
+    state = g.get(_G_RENDER)
+    if state is None:
+        state = _Render()
+        setattr(g, _G_RENDER, state)
+    return t.cast(_Render, state)
+
+
+def _csrf_input(render: _Render | None = None) -> str:
+    """The hidden CSRF field (Flask-WTF keeps one token per request too)."""
+    render = render or _render()
+    if render.csrf_input is None:
         field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        html = _hidden_input(field, generate_csrf())
-        setattr(g, _G_CSRF_INPUT, html)
-    return t.cast(str, html)
-
-
-def _page_url() -> str:
-    """:func:`same_page_url`, once per request (a page may hold many buttons)."""
-    url = g.get(_G_PAGE_URL)
-    if url is None:
-        url = same_page_url()
-        setattr(g, _G_PAGE_URL, url)
-    return t.cast(str, url)
+        render.csrf_input = _hidden_input(field, generate_csrf())
+    return render.csrf_input
 
 
 class MacroHelper:
@@ -140,53 +157,74 @@ class MacroHelper:
         return self.attrs(merged, class_=classes, data_fa_errors=field)
 
     def hidden(self, target: Target | str) -> Markup:
-        resolved = _resolve(target)
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        html = _hidden_input(ACTION_FIELD, resolved.ref)
+        html = _hidden_input(ACTION_FIELD, _resolve(target).ref)
         if current_app.config.get("WTF_CSRF_ENABLED", True):
-            html += _hidden_input(field, generate_csrf())
+            html += _csrf_input()
         return Markup(html)
 
-    def button_attrs(
-        self, target: Target | str, attributes: t.Mapping[str, t.Any]
+    def form(
+        self,
+        target: Target | str,
+        files: bool = False,
+        caller: t.Callable[[], str] | None = None,
+        **attributes: t.Any,
     ) -> Markup:
+        """``fa.form``: see ``macros.html``."""
         resolved = _resolve(target)
-        return self.attrs(
-            attributes,
-            type="submit",
-            name=BUTTON_FIELD,
-            value=resolved.ref,
-            formaction=_page_url(),
-            formmethod="post",
-            formnovalidate=True,
-            data_fa_button=True,
+        enctype = ' enctype="multipart/form-data"' if files else ""
+        html = (
+            f'<form method="post"{enctype}{self.attrs(attributes, data_fa_form=True)}>'
+            f"{self.hidden(resolved)}"
         )
+        if caller is not None:
+            forms = _render().forms
+            forms.append(resolved)
+            try:
+                html += str(caller())
+            finally:
+                forms.pop()
+        return Markup(html + "</form>")
 
-    def button_csrf(self) -> Markup:
-        """The CSRF field, for a button outside any ``fa.form``: a hidden input
-        inside a ``<button>`` is submitted with its form, so an ``fa.button``
-        in a hand-written form works without more markup."""
-        if g.get(_G_FORMS) or not current_app.config.get("WTF_CSRF_ENABLED", True):
-            return Markup("")
-        return Markup(_csrf_input())
+    def button(
+        self,
+        target: Target | str,
+        label: str | None = None,
+        caller: t.Callable[[], str] | None = None,
+        **attributes: t.Any,
+    ) -> Markup:
+        """``fa.button``: see ``macros.html``.
+
+        Outside any ``fa.form`` (in a hand-written form) the button carries the
+        CSRF field: a hidden input inside a ``<button>`` is submitted with its
+        form, so the button works without more markup.
+        """
+        resolved = _resolve(target)
+        render = _render()
+        inner: str
+        if caller is not None:
+            inner = str(caller())
+        else:
+            inner = _attr_value(label if label is not None else self.label(resolved))
+        ref = resolved.ref  # base64url and ".": nothing to escape
+        extra = ""
+        if attributes:
+            merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
+            extra = str(self.attrs(merged))
+        csrf = ""
+        if not render.forms and current_app.config.get("WTF_CSRF_ENABLED", True):
+            csrf = _csrf_input(render)
+        return Markup(
+            f"<button{render.button_head}{ref}{render.button_tail}{extra}>"
+            f"{csrf}{inner}</button>"
+        )
 
     def label(self, target: Target | str) -> str:
         return _resolve(target).action.func_name.replace("_", " ").capitalize()
 
-    def open_form(self, target: Target | str) -> str:
-        g.setdefault(_G_FORMS, []).append(_resolve(target))
-        return ""
-
-    def close_form(self) -> str:
-        forms = g.get(_G_FORMS)
-        if forms:
-            forms.pop()
-        return ""
-
     def _target(self, target: Target | str | None) -> Target | None:
         if target is not None:
             return _resolve(target)
-        forms = g.get(_G_FORMS)
+        forms = _render().forms
         return forms[-1] if forms else None
 
     def failure(self, target: Target | str | None) -> ActionResult | None:

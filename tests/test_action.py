@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import time
 import decimal
 import typing as t
 import uuid
@@ -121,16 +122,23 @@ def test_bound_arguments_reach_the_action_with_their_type(value: object) -> None
     assert all(type(r) is type(value) for r in received)
 
 
-def test_ref_of_bound_action_is_sealed_and_fresh_per_render() -> None:
+def test_ref_of_bound_action_is_sealed_and_reused_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     bp = ActionBlueprint("todos", __name__)
 
     @bp.action
     def toggle(todo_id: int) -> None: ...
 
     with make_app(bp).test_request_context():
-        first, second = toggle.bind(5).ref, toggle.bind(5).ref
-        assert first.startswith(toggle.id + ".") and second.startswith(toggle.id + ".")
-        assert first != second
+        first, again = toggle.bind(5).ref, toggle.bind(5).ref
+        other = toggle.bind(6).ref
+        assert first.startswith(toggle.id + ".") and other.startswith(toggle.id + ".")
+        assert first == again, "a list page re-rendered seals nothing new"
+        assert first != other
+        later = time.monotonic() + 301
+        monkeypatch.setattr(time, "monotonic", lambda: later)
+        assert toggle.bind(5).ref != first, "sealed afresh after the reuse window"
         assert toggle.ref == toggle.id
         assert toggle.bind(5) == toggle.bind(5) and toggle.bind(5) != toggle.bind(6)
 
