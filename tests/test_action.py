@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import time
 import decimal
+import time
 import typing as t
 import uuid
 

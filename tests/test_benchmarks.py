@@ -12,6 +12,9 @@ import re
 import typing as t
 
 import pytest
+
+pytest.importorskip("flask_smorest", reason="the bench extra is not installed")
+
 from flask import Flask
 from flask.testing import FlaskClient
 
