@@ -78,10 +78,6 @@ class Submission:
         return self.matched_page
 
 
-def current_submission() -> Submission | None:
-    return t.cast("Submission | None", g.get(_G_SUBMISSION))
-
-
 def recognise(app: Flask, **extra: t.Any) -> None:
     """Recognise and check an action request (a ``request_started`` receiver)."""
     req = wire.current_request()
