@@ -84,12 +84,14 @@ class State:
         under its nonce, so it is as safe as the first use; it only shows that
         two renders bound the same arguments, as the page does anyway.
         """
-        ring = self.keyring(app)
         key = (name, payload)
         now = time.monotonic()
         cached = self._tokens.get(key)
+        # A secret change empties the cache when it is noticed: on the next
+        # miss here, or the next action request (which checks the key ring).
         if cached is not None and now - cached[1] < self._token_reuse(app):
             return cached[0]
+        ring = self.keyring(app)
         ref = (
             f"{self.action_id(app, name)}.{ring.seal('bound', payload, name.encode())}"
         )

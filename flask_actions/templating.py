@@ -98,11 +98,19 @@ class _Render:
     """What every form and button of one request shares, computed once: a page
     may hold a button per row."""
 
-    __slots__ = ("forms", "csrf_input", "page_url", "button_head", "button_tail")
+    __slots__ = (
+        "forms",
+        "csrf_enabled",
+        "csrf_input",
+        "page_url",
+        "button_head",
+        "button_tail",
+    )
 
     def __init__(self) -> None:
         #: The targets of the fa.form calls being rendered, innermost last.
         self.forms: list[Target] = []
+        self.csrf_enabled = bool(current_app.config.get("WTF_CSRF_ENABLED", True))
         self.csrf_input: str | None = None
         self.page_url = same_page_url()
         self.button_head = f' type="submit" name="{BUTTON_FIELD}" value="'
@@ -211,7 +219,7 @@ class MacroHelper:
             merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
             extra = str(self.attrs(merged))
         csrf = ""
-        if not render.forms and current_app.config.get("WTF_CSRF_ENABLED", True):
+        if not render.forms and render.csrf_enabled:
             csrf = _csrf_input(render)
         return Markup(
             f"<button{render.button_head}{ref}{render.button_tail}{extra}>"
