@@ -115,8 +115,11 @@ def dumps(value: t.Any) -> bytes:
 
     :raises CodecError: if the value holds an unsupported type.
     """
-    if type(value) is list and all(type(item) in _PLAIN for item in value):
-        return _ENCODER.encode(value).encode()  # ids and slugs: nothing to tag
+    if type(value) is list:
+        if all(type(item) is int for item in value):  # row ids: the common case
+            return f"[{','.join(map(str, value))}]".encode()
+        if all(type(item) in _PLAIN for item in value):  # slugs: nothing to tag
+            return _ENCODER.encode(value).encode()
     return _ENCODER.encode(_encode(value, 0)).encode()
 
 
