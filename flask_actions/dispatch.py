@@ -22,7 +22,6 @@ import typing as t
 from flask import current_app
 from flask import Flask
 from flask import g
-from flask import request
 from flask import session
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -40,6 +39,8 @@ from .exceptions import ActionRejected
 from .exceptions import BadBoundArguments
 from .exceptions import CSRFTokenInvalid
 from .exceptions import UnknownAction
+from .respond import match_get_route
+from .respond import respond
 from .results import ActionResult
 from .results import begin_effects
 from .results import Effects
@@ -74,7 +75,7 @@ class Submission:
         """The GET route of the page the form was posted to (matched only when
         a response re-renders the page, or url_value_preprocessors need it)."""
         if self.matched_page is False:
-            self.matched_page = _match_page()
+            self.matched_page = match_get_route(wire.current_request().path)
         return self.matched_page
 
 
@@ -109,7 +110,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
 
     args: tuple[t.Any, ...] = ()
     try:
-        args = _open_args(app, entry, token)
+        args = _open_args(app, entry, token, config["ACTIONS_BOUND_MAX_AGE"])
     except BadBoundArguments as e:
         expired = isinstance(e.__cause__, BadToken) and e.__cause__.reason == "expired"
         if not (expired and vouched and mode == "form"):
@@ -124,7 +125,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     # The page URL's values (a language code...) reach url_value_preprocessors.
     page: tuple[Rule, dict[str, t.Any]] | None | t.Literal[False] = False
     if app.url_value_preprocessors:
-        page = _match_page()
+        page = match_get_route(req.path)
     req.url_rule = Rule(req.path, endpoint=entry.endpoint, methods=["POST"])
     req.view_args = dict(page[1]) if page else {}
     req.routing_exception = None
@@ -134,15 +135,13 @@ def recognise(app: Flask, **extra: t.Any) -> None:
 
 
 def _open_args(
-    app: Flask, entry: Entry, token: str, max_age: float | None | bool = True
+    app: Flask, entry: Entry, token: str, max_age: float | None
 ) -> tuple[t.Any, ...]:
     action = entry.action
     if not token:
         args: tuple[t.Any, ...] = ()
     else:
         ring = get_state(app).keyring(app)
-        if max_age is True:
-            max_age = app.config["ACTIONS_BOUND_MAX_AGE"]
         try:
             raw = ring.unseal("bound", token, action.name.encode(), max_age=max_age)
             decoded = codec.loads(raw)
@@ -169,22 +168,8 @@ def _open_args(
     return args
 
 
-def _match_page() -> tuple[Rule, dict[str, t.Any]] | None:
-    """The GET route of the URL the form was posted to, if there is one."""
-    adapter = current_app.create_url_adapter(request)
-    if adapter is None:
-        return None
-    try:
-        rule, args = adapter.match(request.path, method="GET", return_rule=True)
-    except HTTPException:
-        return None
-    return rule, dict(args)
-
-
 def run_action(**_view_args: t.Any) -> t.Any:
     """The view function of every action endpoint."""
-    from .respond import respond
-
     submission = g.pop(_G_SUBMISSION, None)
     if submission is None:  # only reachable by routing to the endpoint by hand
         raise UnknownAction("Actions are invoked by POSTing a form or a call.")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import typing as t
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask import render_template
@@ -62,19 +64,19 @@ def same_page_url() -> str:
 
 
 def _form_response(submission: Submission, result: ActionResult) -> Response:
-    carry.set_current(result)
     if not result.ok:
         response = render_page(submission, result, request.path)
         if response.status_code == 200:
             response.status_code = result.status
         return response
     location = result.redirect or same_page_url()
+    code = result.status if result.redirect else 303  # redirect(location, code)
     path = _local_path(location)
     if path is None:  # an allowed external host: nothing of ours to show there
-        return current_app.redirect(location, 303)
+        return current_app.redirect(location, code)
     sealed = carry.dump(result, path)
     if sealed is not None:
-        response = current_app.redirect(location, 303)
+        response = current_app.redirect(location, code)
         carry.attach(response, sealed)
         return response
     current_app.logger.info(
@@ -88,9 +90,6 @@ def _form_response(submission: Submission, result: ActionResult) -> Response:
 
 def _local_path(location: str) -> str | None:
     """The path within this app that ``location`` points to, or ``None``."""
-    from urllib.parse import urljoin
-    from urllib.parse import urlsplit
-
     absolute = urlsplit(urljoin(request.url, location))
     if absolute.netloc.lower() != request.host.lower():
         return None
@@ -116,7 +115,6 @@ def _json_response(
         # A failed form shows its errors in the page; a failed call rejects.
         failed_form = not result.ok and submission.mode == "enhanced"
         if failed_form or (result.ok and (changed or session.modified)):
-            carry.set_current(result)
             page = render_page(submission, result, request.path)
             if page.status_code < 300 or page.status_code == result.status:
                 body["html"] = page.get_data(as_text=True)
@@ -133,6 +131,18 @@ def _json_response(
     return response
 
 
+def match_get_route(path: str) -> tuple[Rule, dict[str, t.Any]] | None:
+    """The GET route serving ``path`` in this app, and its arguments, if any."""
+    adapter = current_app.create_url_adapter(request)
+    if adapter is None:
+        return None
+    try:
+        rule, args = adapter.match(path, method="GET", return_rule=True)
+    except HTTPException:
+        return None
+    return rule, dict(args)
+
+
 def render_page(submission: Submission, result: ActionResult, path: str) -> Response:
     """Render the page at ``path`` as a GET would, inside this request.
 
@@ -145,17 +155,7 @@ def render_page(submission: Submission, result: ActionResult, path: str) -> Resp
     """
     carry.set_current(result)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    match: tuple[Rule, dict[str, t.Any]] | None = None
-    if path == request.path:
-        match = submission.page()
-    else:
-        adapter = app.create_url_adapter(request)
-        try:
-            match = (
-                adapter.match(path, method="GET", return_rule=True) if adapter else None
-            )
-        except HTTPException:
-            match = None
+    match = submission.page() if path == request.path else match_get_route(path)
     if match is None:
         html = render_template("flask_actions/result.html", result=result)
         return t.cast(Response, app.make_response((html, result.status)))

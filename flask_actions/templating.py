@@ -272,9 +272,6 @@ class MacroHelper:
         return result if result is not None and result.message else None
 
     def script(self) -> Markup:
-        path = _STATIC / SCRIPT
-        if not path.exists():
-            return Markup("")
         src = url_for("flask_actions.static", filename=SCRIPT)
         html = (
             f'<meta name="csrf-token" content="{escape(generate_csrf())}">'
@@ -282,20 +279,17 @@ class MacroHelper:
             else ""
         )
         html += (
-            f'<script src="{escape(src)}" integrity="{_integrity(path)}"'
+            f'<script src="{escape(src)}" integrity="{_integrity()}"'
             ' crossorigin="anonymous" defer></script>'
         )
         return Markup(html)
 
 
-@lru_cache(maxsize=4)
-def _integrity_cached(path: Path, mtime: float) -> str:
-    digest = hashlib.sha384(path.read_bytes()).digest()
+@lru_cache(maxsize=1)
+def _integrity() -> str:
+    """The Subresource Integrity hash of the shipped script (read once)."""
+    digest = hashlib.sha384((_STATIC / SCRIPT).read_bytes()).digest()
     return "sha384-" + base64.b64encode(digest).decode("ascii")
-
-
-def _integrity(path: Path) -> str:
-    return _integrity_cached(path, path.stat().st_mtime)
 
 
 def install(app: t.Any) -> None:

@@ -338,3 +338,16 @@ def test_an_action_declared_after_the_first_request_is_found() -> None:
         return "late"
 
     assert call(client, late, mode="json").data == "late"
+
+
+@pytest.mark.parametrize("code", [302, 303, 307])
+def test_redirect_code_is_kept_without_javascript(code: int) -> None:
+    bp = ActionBlueprint("r", __name__)
+
+    @bp.action
+    def go() -> None:
+        redirect("/next", code)
+
+    result = call(make_app(bp).test_client(), go)
+    assert result.response is not None
+    assert (result.response.status_code, result.response.location) == (code, "/next")
