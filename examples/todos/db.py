@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 import typing as t
 from pathlib import Path
 
@@ -47,9 +48,28 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
-    # Readers never wait for a writer, and writers wait their turn (timeout).
-    conn.execute("PRAGMA journal_mode = WAL")
     return conn
+
+
+def use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in write-ahead-log mode, where readers never wait for
+    a writer and writers wait their turn (the connection's timeout).
+
+    The mode is stored in the file, so this runs once, when the app starts.
+    Switching needs a moment alone with the file, and SQLite refuses at once,
+    without waiting, while another process holds it, as when several gunicorn
+    workers start together on a new database. So this retries, briefly.
+    """
+    for delay in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(delay)
+        else:
+            return
+    conn.execute("PRAGMA journal_mode = WAL")
 
 
 def get_db() -> sqlite3.Connection:
@@ -87,6 +107,7 @@ def init_app(app: Flask) -> None:
     path = Path(app.config["DATABASE"])
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(connect(path)) as conn:
+        use_wal(conn)
         conn.executescript(SCHEMA)
     app.teardown_appcontext(close_db)
 

@@ -29,6 +29,7 @@ from marshmallow import Schema
 from marshmallow import validate
 from werkzeug.datastructures import FileStorage
 
+from examples.todos.db import use_wal
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
 from flask_actions import ActionExtension
@@ -93,10 +94,13 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
     actions.init_app(app)
     app.register_blueprint(bp)
     app.extensions["hardening_calls"] = []
-    with sqlite3.connect(app.config["DATABASE"], timeout=30) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(SCHEMA)
-    conn.close()
+    conn = sqlite3.connect(app.config["DATABASE"], timeout=30)
+    try:
+        use_wal(conn)  # workers may start together on a new file
+        with conn:
+            conn.execute(SCHEMA)
+    finally:
+        conn.close()
 
     @app.before_request
     def app_hook() -> None:
