@@ -59,7 +59,8 @@ class State:
         self._by_id: dict[str, Entry] | None = None
         self._by_name: dict[str, Entry] = {}
         self._ids: dict[str, str] = {}
-        self._tokens: dict[tuple[str, bytes], tuple[str, float]] = {}
+        #: Sealed bound-argument refs by (action name, payload): (ref, when).
+        self.tokens: dict[tuple[str, bytes], tuple[str, float]] = {}
 
     # -- keys ---------------------------------------------------------------
 
@@ -72,10 +73,12 @@ class State:
             self._ring = cached
             self._by_id = None
             self._ids = {}
-            self._tokens = {}
+            self.tokens = {}
         return cached[1]
 
-    def bound_ref(self, app: Flask, name: str, payload: bytes) -> str:
+    def bound_ref(
+        self, app: Flask, name: str, payload: bytes, reuse: float | None = None
+    ) -> str:
         """``"<id>.<token>"`` for bound arguments ``payload`` of action ``name``.
 
         The sealed token is reused for a while (:data:`TOKEN_REUSE` seconds, or
@@ -83,25 +86,37 @@ class State:
         same rows then seals nothing. Reusing a ciphertext encrypts nothing new
         under its nonce, so it is as safe as the first use; it only shows that
         two renders bound the same arguments, as the page does anyway.
+
+        ``reuse`` is :meth:`token_reuse` for ``app``, when the caller has it.
         """
+        return self.sealed(app, name, payload, reuse)[0]
+
+    def sealed(
+        self, app: Flask, name: str, payload: bytes, reuse: float | None = None
+    ) -> tuple[str, float]:
+        """:meth:`bound_ref` and when its token was sealed (``time.monotonic``)."""
         key = (name, payload)
         now = time.monotonic()
-        cached = self._tokens.get(key)
+        cached = self.tokens.get(key)
         # A secret change empties the cache when it is noticed: on the next
-        # miss here, or the next action request (which checks the key ring).
-        if cached is not None and now - cached[1] < self._token_reuse(app):
-            return cached[0]
+        # miss here, the next page with buttons or the next action request
+        # (each checks the key ring).
+        if reuse is None:
+            reuse = self.token_reuse(app)
+        if cached is not None and now - cached[1] < reuse:
+            return cached
         ring = self.keyring(app)
         ref = (
             f"{self.action_id(app, name)}.{ring.seal('bound', payload, name.encode())}"
         )
-        if len(self._tokens) >= MAX_CACHED_TOKENS:
-            self._tokens.clear()
-        self._tokens[key] = (ref, now)
-        return ref
+        if len(self.tokens) >= MAX_CACHED_TOKENS:
+            self.tokens.clear()
+        self.tokens[key] = (ref, now)
+        return ref, now
 
     @staticmethod
-    def _token_reuse(app: Flask) -> float:
+    def token_reuse(app: Flask) -> float:
+        """Seconds a sealed token is reused (see :meth:`bound_ref`)."""
         max_age = app.config.get("ACTIONS_BOUND_MAX_AGE")
         return TOKEN_REUSE if max_age is None else min(TOKEN_REUSE, max_age / 10)
 

@@ -22,7 +22,26 @@ from ._state import RESERVED_FIELDS
 P = t.ParamSpec("P")
 R = t.TypeVar("R")
 
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+#: Bound actions an action keeps for reuse (see :meth:`Action.bind`) before
+#: it starts over.
+MAX_REUSED_BINDINGS = 10_000
+
 SchemaLike: t.TypeAlias = Schema | type[Schema] | t.Mapping[str, t.Any]
+
+
+def no_template_context(func: F) -> F:
+    """Tell Jinja that ``func`` takes no template context.
+
+    Jinja asks every callable a template calls whether it wants the context,
+    through the attribute :func:`jinja2.pass_context` sets. Without the
+    attribute each call raises and catches an :exc:`AttributeError`; with it
+    set to ``None`` (what "no context" means to Jinja) the answer is a plain
+    lookup. ``bind`` and ``fa.button`` run once per row of a list page.
+    """
+    func.jinja_pass_arg = None  # type: ignore[attr-defined]
+    return func
 
 
 def make_schema(schema: SchemaLike | None, name: str) -> Schema | None:
@@ -96,6 +115,8 @@ class Action(t.Generic[P, R]):
         self._signature: inspect.Signature | None = None
         #: Counts of bound arguments already found to fit (checked per request).
         self._fitting_counts: set[int] = set()
+        #: Bindings of one int or str argument, by that argument (see bind).
+        self._bindings: dict[int | str, BoundAction] = {}
 
     def __repr__(self) -> str:
         return f"<Action {self.name!r}>"
@@ -122,6 +143,7 @@ class Action(t.Generic[P, R]):
         """What names this action on the wire (see ``action_ref``)."""
         return self.id
 
+    @no_template_context
     def bind(self, *args: t.Any) -> BoundAction:
         """Attach arguments that come first when a form invokes the action.
 
@@ -132,12 +154,28 @@ class Action(t.Generic[P, R]):
         :raises TypeError: if the function does not take that many arguments,
             or a value cannot be encoded.
         """
-        self._check_arity(len(args))
+        # A list page binds every row's id on every render. A binding of one
+        # int or str (exactly: not a bool, which equals an int) is kept and
+        # returned again, with the token it was sealed into (see
+        # BoundAction.sealed), so a re-render encodes and seals nothing.
+        one = args[0] if len(args) == 1 else None
+        reusable = type(one) is int or type(one) is str
+        if reusable:
+            found = self._bindings.get(one)  # type: ignore[arg-type]
+            if found is not None:
+                return found
+        if len(args) not in self._fitting_counts:
+            self._check_arity(len(args))
         try:
             payload = codec.dumps(list(args))
         except codec.CodecError as e:
             raise TypeError(f"Cannot bind to {self.name!r}: {e}") from None
-        return BoundAction(self, args, payload)
+        bound = BoundAction(self, args, payload)
+        if reusable:
+            if len(self._bindings) >= MAX_REUSED_BINDINGS:
+                self._bindings.clear()
+            self._bindings[one] = bound  # type: ignore[index]
+        return bound
 
     def _check_arity(self, count: int) -> None:
         if count in self._fitting_counts:
@@ -162,14 +200,19 @@ class Action(t.Generic[P, R]):
 class BoundAction:
     """An action with bound arguments, as returned by :meth:`Action.bind`."""
 
-    __slots__ = ("action", "args", "_payload")
+    __slots__ = ("action", "args", "payload", "sealed")
 
     def __init__(
         self, action: Action[t.Any, t.Any], args: tuple[t.Any, ...], payload: bytes
     ) -> None:
         self.action = action
         self.args = args
-        self._payload = payload
+        #: The encoded arguments (what is sealed into the token).
+        self.payload = payload
+        #: The last ref rendered, for the templates: ``(cache, ref, sealed at)``,
+        #: valid while ``cache`` is still its app's token cache (the secret
+        #: has not changed) and the token is young enough to reuse.
+        self.sealed: tuple[object, str, float] | None = None
 
     def __repr__(self) -> str:
         return f"<BoundAction {self.action.name!r} {self.args!r}>"
@@ -177,10 +220,10 @@ class BoundAction:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BoundAction):
             return NotImplemented
-        return self.action is other.action and self.args == other.args
+        return self.action is other.action and self.payload == other.payload
 
     def __hash__(self) -> int:
-        return hash((id(self.action), self._payload))
+        return hash((id(self.action), self.payload))
 
     @property
     def name(self) -> str:
@@ -196,7 +239,7 @@ class BoundAction:
         is reused for a few minutes for the same arguments, see
         :meth:`State.bound_ref`)."""
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        return get_state(app).bound_ref(app, self.action.name, self._payload)
+        return get_state(app).bound_ref(app, self.action.name, self.payload)
 
     def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Call the function with the bound arguments, then ``args``."""

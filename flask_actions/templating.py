@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 import typing as t
 from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
+from flask import Flask
 from flask import g
 from flask import url_for
 from flask_wtf.csrf import generate_csrf
@@ -23,6 +25,8 @@ from markupsafe import Markup
 from . import carry
 from ._state import get_state
 from .action import Action
+from .action import BoundAction
+from .action import no_template_context
 from .action import Target
 from .respond import same_page_url
 from .results import ActionResult
@@ -99,32 +103,67 @@ class _Render:
     may hold a button per row."""
 
     __slots__ = (
+        "app",
+        "state",
+        "tokens",
+        "token_reuse",
+        "started",
         "forms",
         "csrf_enabled",
         "csrf_input",
         "page_url",
         "button_head",
         "button_tail",
+        "label_tails",
     )
 
     def __init__(self) -> None:
+        self.app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        self.state = state = get_state(self.app)
+        state.keyring(self.app)  # a changed secret empties the token cache
+        self.tokens = state.tokens
+        self.token_reuse = state.token_reuse(self.app)
+        self.started = time.monotonic()
         #: The targets of the fa.form calls being rendered, innermost last.
         self.forms: list[Target] = []
-        self.csrf_enabled = bool(current_app.config.get("WTF_CSRF_ENABLED", True))
+        self.csrf_enabled = bool(self.app.config.get("WTF_CSRF_ENABLED", True))
         self.csrf_input: str | None = None
         self.page_url = same_page_url()
-        self.button_head = f' type="submit" name="{BUTTON_FIELD}" value="'
+        self.button_head = f'<button type="submit" name="{BUTTON_FIELD}" value="'
         self.button_tail = (
             f'" formaction="{_attr_value(self.page_url)}" formmethod="post"'
             " formnovalidate data-fa-button"
         )
+        #: What follows the ref in a button with only a text label, by label
+        #: and by whether the button is inside an fa.form.
+        self.label_tails: tuple[dict[str, str], dict[str, str]] = ({}, {})
+
+    def ref(self, target: Target) -> str:
+        """``target.ref``, without looking up the app and its state again."""
+        if type(target) is not BoundAction:
+            return target.ref
+        sealed = target.sealed
+        if (
+            sealed is not None
+            and sealed[0] is self.tokens
+            and self.started - sealed[2] < self.token_reuse
+        ):
+            return sealed[1]
+        ref, at = self.state.sealed(
+            self.app, target.action.name, target.payload, self.token_reuse
+        )
+        target.sealed = (self.tokens, ref, at)
+        return ref
 
 
 def _render() -> _Render:
-    state = g.get(_G_RENDER)
+    # The globals object itself, not the ``g`` proxy: one attribute lookup
+    # through the proxy costs more than the rest of a button.
+    namespace = g._get_current_object()
+    state = getattr(namespace, _G_RENDER, None)
     if state is None:
         state = _Render()
-        setattr(g, _G_RENDER, state)
+        setattr(namespace, _G_RENDER, state)
     return t.cast(_Render, state)
 
 
@@ -164,12 +203,14 @@ class MacroHelper:
         classes = f"fa-errors {extra}" if extra else "fa-errors"
         return self.attrs(merged, class_=classes, data_fa_errors=field)
 
+    @no_template_context
     def hidden(self, target: Target | str) -> Markup:
         html = _hidden_input(ACTION_FIELD, _resolve(target).ref)
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             html += _csrf_input()
         return Markup(html)
 
+    @no_template_context
     def form(
         self,
         target: Target | str,
@@ -193,6 +234,7 @@ class MacroHelper:
                 forms.pop()
         return Markup(html + "</form>")
 
+    @no_template_context
     def button(
         self,
         target: Target | str,
@@ -206,25 +248,39 @@ class MacroHelper:
         CSRF field: a hidden input inside a ``<button>`` is submitted with its
         form, so the button works without more markup.
         """
-        resolved = _resolve(target)
+        # A page may hold a button per row: the common case (a bound action,
+        # a text label, no attributes) takes the fewest steps.
         render = _render()
-        inner: str
-        if caller is not None:
-            inner = str(caller())
+        resolved = target if type(target) is BoundAction else _resolve(target)
+        ref = render.ref(resolved)  # base64url and ".": nothing to escape
+        if caller is None and not attributes:
+            if label is None:
+                label = self.label(resolved)
+            tails = render.label_tails[bool(render.forms)]
+            tail = tails.get(label)
+            if tail is None:
+                tail = tails[label] = self._tail(render, "", _attr_value(label))
         else:
-            inner = _attr_value(label if label is not None else self.label(resolved))
-        ref = resolved.ref  # base64url and ".": nothing to escape
-        extra = ""
-        if attributes:
+            if caller is not None:
+                inner = str(caller())
+            else:
+                inner = _attr_value(
+                    label if label is not None else self.label(resolved)
+                )
             merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
-            extra = str(self.attrs(merged))
+            tail = self._tail(render, str(self.attrs(merged)), inner)
+        # str.__new__: the markup is built here, escaped where needed, so
+        # Markup's own check for an __html__ method is work for nothing.
+        return str.__new__(Markup, render.button_head + ref + tail)
+
+    @staticmethod
+    def _tail(render: _Render, attributes: str, inner: str) -> str:
+        """A button's markup after its ref: its other attributes, the CSRF
+        field when no fa.form encloses it, and ``inner``."""
         csrf = ""
         if not render.forms and render.csrf_enabled:
             csrf = _csrf_input(render)
-        return Markup(
-            f"<button{render.button_head}{ref}{render.button_tail}{extra}>"
-            f"{csrf}{inner}</button>"
-        )
+        return f"{render.button_tail}{attributes}>{csrf}{inner}</button>"
 
     def label(self, target: Target | str) -> str:
         return _resolve(target).action.func_name.replace("_", " ").capitalize()

@@ -141,6 +141,9 @@ def test_ref_of_bound_action_is_sealed_and_reused_for_a_while(
         assert toggle.bind(5).ref != first, "sealed afresh after the reuse window"
         assert toggle.ref == toggle.id
         assert toggle.bind(5) == toggle.bind(5) and toggle.bind(5) != toggle.bind(6)
+        # Equal in Python, yet other arguments: other bindings (and hashes).
+        assert toggle.bind(1) != toggle.bind(True) != toggle.bind(1.0)
+        assert len({toggle.bind(1), toggle.bind(True), toggle.bind(1.0)}) == 3
 
 
 def test_async_actions_run_and_return() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import time
 import typing as t
 
 import pytest
@@ -277,3 +278,95 @@ def test_set_message_is_the_success_message_also_after_redirect(app: Flask) -> N
     call(client, save.bind(True))
     assert 'role="status" data-fa-message>Saved “it”.</p>' in client.get("/done").text
     assert "Saved." not in (call(client, fail, mode="json").message or "")
+
+
+# --- buttons of a list page: bindings and tokens reused across renders -------
+
+ROWS = """{% import "flask_actions/macros.html" as fa %}
+{% for value in values %}{{ fa.button(take.bind(value), "Take") }}{% endfor %}"""
+
+
+def _rows_app(secret: str = "the first secret") -> tuple[Flask, list[object]]:
+    bp = ActionBlueprint("rows", __name__)
+    taken: list[object] = []
+
+    @bp.action
+    def take(value: object) -> None:
+        taken.append(value)
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(ROWS, take=take, values=[1, True, "1", 1.0])
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret, TESTING=True, WTF_CSRF_ENABLED=False)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app, taken
+
+
+def _press_all(app: Flask, html: str) -> list[int]:
+    client = app.test_client()
+    return [
+        client.post(
+            "/", data={"_button": ref}, headers={"Origin": "http://localhost"}
+        ).status_code
+        for ref in re.findall(r'name="_button" value="([^"]+)"', html)
+    ]
+
+
+def test_equal_values_of_other_types_keep_their_own_binding() -> None:
+    # 1, True and 1.0 are equal in Python; "1" prints the same. Each button
+    # must still carry its own value, with its type, however often it renders.
+    app, taken = _rows_app()
+    client = app.test_client()
+    pages = [client.get("/").text for _ in range(2)]
+    assert pages[0] == pages[1], "the second render reuses the sealed tokens"
+    assert len(set(re.findall(r'name="_button" value="([^"]+)"', pages[0]))) == 4
+    assert _press_all(app, pages[1]) == [303] * 4
+    assert taken == [1, True, "1", 1.0]
+    assert [type(v) for v in taken] == [int, bool, str, float]
+
+
+def test_buttons_are_sealed_afresh_after_the_reuse_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, taken = _rows_app()
+    client = app.test_client()
+    first = client.get("/").text
+    later = time.monotonic() + 301
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    second = client.get("/").text
+    assert not set(re.findall(r'value="([^"]+)"', first)) & set(
+        re.findall(r'value="([^"]+)"', second)
+    )
+    assert _press_all(app, second) == [303] * 4
+
+
+def test_a_changed_secret_renders_new_buttons_and_refuses_the_old() -> None:
+    app, taken = _rows_app()
+    client = app.test_client()
+    old = client.get("/").text
+    app.config["SECRET_KEY"] = "the second secret"
+    new = client.get("/").text
+    assert _press_all(app, old) == [404] * 4, "old ids are unknown without fallbacks"
+    assert taken == []
+    assert _press_all(app, new) == [303] * 4
+    assert taken == [1, True, "1", 1.0]
+
+
+def test_apps_with_different_secrets_share_an_action_safely() -> None:
+    # One blueprint (so one Action and its kept bindings) on two apps.
+    first, taken = _rows_app("the first secret")
+    bp = first.blueprints["rows"]
+    second = Flask(__name__)
+    second.config.update(SECRET_KEY="another secret", WTF_CSRF_ENABLED=False)
+    ActionExtension(second)
+    second.register_blueprint(bp)
+    for _ in range(2):  # alternate renders: each app gets its own tokens
+        html_first = first.test_client().get("/").text
+        html_second = second.test_client().get("/").text
+        assert _press_all(first, html_first) == [303] * 4
+        assert _press_all(second, html_second) == [303] * 4
+        assert _press_all(first, html_second) == [404] * 4
+    assert taken == [1, True, "1", 1.0] * 4
