@@ -110,6 +110,12 @@ def _decode(value: t.Any, depth: int) -> t.Any:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+def json_text(value: t.Any) -> str:
+    """Compact JSON of a JSON-compatible ``value`` (as :func:`to_json` makes
+    it), non-ASCII characters as they are: the body of a JSON response."""
+    return _ENCODER.encode(value)
+
+
 def dumps(value: t.Any) -> bytes:
     """Encode ``value`` to compact UTF-8 JSON bytes.
 

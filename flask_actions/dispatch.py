@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
 import secrets
 import typing as t
@@ -126,12 +127,19 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     page: tuple[Rule, dict[str, t.Any]] | None | t.Literal[False] = False
     if app.url_value_preprocessors:
         page = match_get_route(req.path)
-    req.url_rule = Rule(req.path, endpoint=entry.endpoint, methods=["POST"])
+    req.url_rule = _action_rule(req.path, entry.endpoint)
     req.view_args = dict(page[1]) if page else {}
     req.routing_exception = None
     setattr(
         g, _G_SUBMISSION, Submission(entry, args, payload, values, mode, page, soft)
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _action_rule(path: str, endpoint: str) -> Rule:
+    """The rule a recognised request is routed by (Flask only reads it, so
+    one per page and action serves every request)."""
+    return Rule(path, endpoint=endpoint, methods=["POST"])
 
 
 def _open_args(

@@ -12,7 +12,6 @@ Two families:
 
 from __future__ import annotations
 
-import json
 import typing as t
 
 from flask import request
@@ -21,6 +20,8 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from . import codec
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -67,7 +68,7 @@ class ActionRejected(HTTPException):
     ) -> str:
         if not _wants_json():
             return super().get_body(environ, scope)
-        return json.dumps(
+        return codec.json_text(
             {
                 "ok": False,
                 "status": self.code,

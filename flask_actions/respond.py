@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import typing as t
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
@@ -25,9 +24,11 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from . import carry
+from . import codec
 from ._state import blueprint_chain
 from .results import ActionResult
 from .results import Effects
+from .wire import current_request
 from .wire import MODE_HEADER
 
 if t.TYPE_CHECKING:
@@ -103,6 +104,7 @@ def _local_path(location: str) -> str | None:
 def _json_response(
     submission: Submission, result: ActionResult, effects: Effects
 ) -> Response:
+    req = current_request()
     body = result.to_json()
     body["html"] = None
     # fetch() would follow a 3xx itself: a redirect travels in the body.
@@ -115,13 +117,13 @@ def _json_response(
         # A failed form shows its errors in the page; a failed call rejects.
         failed_form = not result.ok and submission.mode == "enhanced"
         if failed_form or (result.ok and (changed or session.modified)):
-            page = render_page(submission, result, request.path)
+            page = render_page(submission, result, req.path)
             if page.status_code < 300 or page.status_code == result.status:
                 body["html"] = page.get_data(as_text=True)
     response = current_app.response_class(
-        json.dumps(body), status=status, mimetype="application/json"
+        codec.json_text(body), status=status, mimetype="application/json"
     )
-    if result.ok and result.redirect and request.headers.get(MODE_HEADER):
+    if result.ok and result.redirect and req.headers.get(MODE_HEADER):
         # The script navigates to the redirect target: carry the result there,
         # as the 303 does without JavaScript, so that page shows it too.
         path = _local_path(result.redirect)
