@@ -14,10 +14,15 @@ from .apps.render import create_app
 
 
 def measure(rounds: int = 30, csrf: bool = True) -> dict[str, float]:
-    """Median milliseconds per page: ``{"fa_button": ..., "hand_written": ...}``."""
+    """Median milliseconds per page: ``{"fa_button": ..., "hand_written": ...,
+    "floor": ...}`` (``floor``: the template's two calls a row doing nothing)."""
     app = create_app(csrf)
     client = app.test_client()
-    paths = {"fa_button": "/rows", "hand_written": "/rows-plain"}
+    paths = {
+        "fa_button": "/rows",
+        "hand_written": "/rows-plain",
+        "floor": "/rows-floor",
+    }
     for path in paths.values():  # warm-up: template compilation, keys
         for _ in range(3):
             response = client.get(path)

@@ -128,7 +128,9 @@ def test_render_pages_have_a_button_per_row() -> None:
     client = render.create_app(True).test_client()
     bound = client.get("/rows").get_data(as_text=True)
     plain = client.get("/rows-plain").get_data(as_text=True)
+    floor = client.get("/rows-floor").get_data(as_text=True)
     assert bound.count('name="_button"') == len(render.ROWS)
+    assert floor.count('name="_button"') == len(render.ROWS)
     assert plain.count('name="todo_id"') == len(render.ROWS)
     assert len(set(re.findall(r'name="_button" value="([^"]+)"', bound))) == len(
         render.ROWS
