@@ -42,19 +42,26 @@ def respond(
     passthrough: Response | None,
 ) -> Response:
     """The response to an invocation, in the mode the client asked for."""
+    ours = False
     if passthrough is not None and not (submission.mode != "form" and result.redirect):
         response = passthrough
     elif submission.mode == "form":
         response = _form_response(submission, result)
     else:
         response = _json_response(submission, result, effects)
+        ours = True
     for method, args, options in effects.cookies:
         getattr(response, method)(*args, **options)
-    response.headers["Cache-Control"] = "no-store"
-    if "Vary" in response.headers:
-        response.vary.add("Accept")
-    else:  # the same header, without parsing and re-serialising a HeaderSet
-        response.headers["Vary"] = "Accept"
+    headers = response.headers
+    if ours:  # built above without either header: add, without looking
+        headers.add("Cache-Control", "no-store")
+        headers.add("Vary", "Accept")
+    else:
+        headers["Cache-Control"] = "no-store"
+        if "Vary" in headers:
+            response.vary.add("Accept")
+        else:  # the same header, without parsing and re-serialising a HeaderSet
+            headers["Vary"] = "Accept"
     return response
 
 

@@ -250,13 +250,13 @@ class MacroHelper:
         """
         # A page may hold a button per row: the common case (a bound action,
         # a text label, no attributes) takes the fewest steps.
-        render = _render()
+        render = getattr(g._get_current_object(), _G_RENDER, None) or _render()
         resolved = target if type(target) is BoundAction else _resolve(target)
         ref = render.ref(resolved)  # base64url and ".": nothing to escape
         if caller is None and not attributes:
             if label is None:
                 label = self.label(resolved)
-            tails = render.label_tails[bool(render.forms)]
+            tails = render.label_tails[1 if render.forms else 0]
             tail = tails.get(label)
             if tail is None:
                 tail = tails[label] = self._tail(render, "", _attr_value(label))
