@@ -253,20 +253,17 @@ class MacroHelper:
         render = getattr(g._get_current_object(), _G_RENDER, None) or _render()
         resolved = target if type(target) is BoundAction else _resolve(target)
         ref = render.ref(resolved)  # base64url and ".": nothing to escape
-        if caller is None and not attributes:
-            if label is None:
-                label = self.label(resolved)
+        if label is None and caller is None:
+            label = self.label(resolved)
+        # Only plain str labels are cached: Markup("<b>Go</b>") and the text
+        # "<b>Go</b>" are equal keys, yet only one of them may go unescaped.
+        if type(label) is str and caller is None and not attributes:
             tails = render.label_tails[1 if render.forms else 0]
             tail = tails.get(label)
             if tail is None:
                 tail = tails[label] = self._tail(render, "", _attr_value(label))
         else:
-            if caller is not None:
-                inner = str(caller())
-            else:
-                inner = _attr_value(
-                    label if label is not None else self.label(resolved)
-                )
+            inner = str(caller()) if caller is not None else _attr_value(label)
             merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
             tail = self._tail(render, str(self.attrs(merged)), inner)
         # str.__new__: the markup is built here, escaped where needed, so

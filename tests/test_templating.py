@@ -7,6 +7,7 @@ import typing as t
 import pytest
 from flask import Flask
 from flask import render_template_string
+from markupsafe import Markup
 from marshmallow import fields
 from marshmallow import validate
 
@@ -370,3 +371,23 @@ def test_apps_with_different_secrets_share_an_action_safely() -> None:
         assert _press_all(second, html_second) == [303] * 4
         assert _press_all(first, html_second) == [404] * 4
     assert taken == [1, True, "1", 1.0] * 4
+
+
+def test_a_text_label_stays_escaped_after_an_equal_markup_label() -> None:
+    # Markup("<b>Take</b>") == "<b>Take</b>": whatever fa.button keeps between
+    # buttons must not let the text through unescaped after the markup.
+    app, _ = _rows_app()
+    page = (
+        '{% import "flask_actions/macros.html" as fa %}'
+        '{% set take = action("rows.take") %}'
+        "{{ fa.button(take.bind(1), bold) }}{{ fa.button(take.bind(2), text) }}"
+        "{{ fa.button(take.bind(3), text) }}{{ fa.button(take.bind(4), bold) }}"
+    )
+    with app.test_request_context("/"):
+        html = render_template_string(
+            page,
+            bold=Markup("<b>Take</b>"),
+            text="<b>Take</b>",
+        )
+    assert html.count("><b>Take</b></button>") == 2
+    assert html.count(">&lt;b&gt;Take&lt;/b&gt;</button>") == 2
