@@ -76,9 +76,7 @@ class State:
             self.tokens = {}
         return cached[1]
 
-    def bound_ref(
-        self, app: Flask, name: str, payload: bytes, reuse: float | None = None
-    ) -> str:
+    def bound_ref(self, app: Flask, name: str, payload: bytes) -> str:
         """``"<id>.<token>"`` for bound arguments ``payload`` of action ``name``.
 
         The sealed token is reused for a while (:data:`TOKEN_REUSE` seconds, or
@@ -86,15 +84,16 @@ class State:
         same rows then seals nothing. Reusing a ciphertext encrypts nothing new
         under its nonce, so it is as safe as the first use; it only shows that
         two renders bound the same arguments, as the page does anyway.
-
-        ``reuse`` is :meth:`token_reuse` for ``app``, when the caller has it.
         """
-        return self.sealed(app, name, payload, reuse)[0]
+        return self.sealed(app, name, payload)[0]
 
     def sealed(
         self, app: Flask, name: str, payload: bytes, reuse: float | None = None
     ) -> tuple[str, float]:
-        """:meth:`bound_ref` and when its token was sealed (``time.monotonic``)."""
+        """:meth:`bound_ref` and when its token was sealed (``time.monotonic``).
+
+        ``reuse`` is :meth:`token_reuse` for ``app``, when the caller has it.
+        """
         key = (name, payload)
         now = time.monotonic()
         cached = self.tokens.get(key)

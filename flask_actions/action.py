@@ -158,10 +158,10 @@ class Action(t.Generic[P, R]):
         # int or str (exactly: not a bool, which equals an int) is kept and
         # returned again, with the token it was sealed into (see
         # BoundAction.sealed), so a re-render encodes and seals nothing.
-        one = args[0] if len(args) == 1 else None
+        one: t.Any = args[0] if len(args) == 1 else None
         reusable = type(one) is int or type(one) is str
         if reusable:
-            found = self._bindings.get(one)  # type: ignore[arg-type]
+            found = self._bindings.get(one)
             if found is not None:
                 return found
         if len(args) not in self._fitting_counts:
@@ -174,7 +174,7 @@ class Action(t.Generic[P, R]):
         if reusable:
             if len(self._bindings) >= MAX_REUSED_BINDINGS:
                 self._bindings.clear()
-            self._bindings[one] = bound  # type: ignore[index]
+            self._bindings[one] = bound
         return bound
 
     def _check_arity(self, count: int) -> None:

@@ -122,9 +122,7 @@ def dumps(value: t.Any) -> bytes:
     :raises CodecError: if the value holds an unsupported type.
     """
     if type(value) is list:
-        if len(value) == 1 and type(value[0]) is int:  # one row id: most buttons
-            return b"[%d]" % value[0]
-        if all(type(item) is int for item in value):  # row ids
+        if all(type(item) is int for item in value):  # row ids: the common case
             return f"[{','.join(map(str, value))}]".encode()
         if all(type(item) in _PLAIN for item in value):  # slugs: nothing to tag
             return _ENCODER.encode(value).encode()

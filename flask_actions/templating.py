@@ -250,7 +250,7 @@ class MacroHelper:
         """
         # A page may hold a button per row: the common case (a bound action,
         # a text label, no attributes) takes the fewest steps.
-        render = getattr(g._get_current_object(), _G_RENDER, None) or _render()
+        render = _render()
         resolved = target if type(target) is BoundAction else _resolve(target)
         ref = render.ref(resolved)  # base64url and ".": nothing to escape
         if label is None and caller is None:
