@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
     if not args.no_render:
-        section(report.render(render.measure(rounds=10 if args.quick else 30)))
+        section(report.render(render.measure(rounds=10 if args.quick else 60)))
     if not args.no_script:
         section(report.script(script_size.measure()))
     if not args.no_cache and importlib.util.find_spec("benchmarks.bench_cache"):

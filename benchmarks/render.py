@@ -1,37 +1,61 @@
 """Render time of a page of 1,000 rows with a bound ``fa.button`` each,
 against the same page written by hand with hidden inputs.
 
-Both pages come from one app (``benchmarks/apps/render.py``) through its test
-client, interleaved, and the median of the rounds is reported.
+Every page comes from one app (``benchmarks/apps/render.py``) through its test
+client, interleaved: a round renders each page once, in turn. The figures are
+the median time of each page, and the median over rounds of its time over the
+hand-written page's time *in the same round*: the pages of one round ran
+milliseconds apart, so drift of the machine (other jobs, a slower phase of a
+shared host) cancels out of the ratio.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 
 from .apps.render import create_app
 
+#: Page key → path; ``hand_written`` is the baseline of every ratio.
+PAGES = {
+    "hand_written": "/rows-plain",
+    "fa_button": "/rows",
+    "floor": "/rows-floor",
+    "ready": "/rows-ready",
+    "idiomatic": "/rows-idiomatic",
+}
 
-def measure(rounds: int = 30, csrf: bool = True) -> dict[str, float]:
-    """Median milliseconds per page: ``{"fa_button": ..., "hand_written": ...,
-    "floor": ...}`` (``floor``: the template's two calls a row doing nothing)."""
+
+@dataclasses.dataclass
+class Figures:
+    #: Median CPU milliseconds per page, by page key.
+    ms: dict[str, float]
+    #: Median of the per-round ratios to ``hand_written``, by page key.
+    ratio: dict[str, float]
+    rounds: int
+
+
+def measure(rounds: int = 30, csrf: bool = True) -> Figures:
     app = create_app(csrf)
     client = app.test_client()
-    paths = {
-        "fa_button": "/rows",
-        "hand_written": "/rows-plain",
-        "floor": "/rows-floor",
-    }
-    for path in paths.values():  # warm-up: template compilation, keys
+    for path in PAGES.values():  # warm-up: template compilation, keys
         for _ in range(3):
             response = client.get(path)
             if response.status_code != 200:
                 raise RuntimeError(f"GET {path} answered {response.status_code}.")
-    samples: dict[str, list[float]] = {key: [] for key in paths}
+    samples: dict[str, list[float]] = {key: [] for key in PAGES}
     for _ in range(rounds):
-        for key, path in paths.items():
+        for key, path in PAGES.items():
             start = time.process_time()
             client.get(path)
             samples[key].append((time.process_time() - start) * 1000)
-    return {key: statistics.median(values) for key, values in samples.items()}
+    base = samples["hand_written"]
+    return Figures(
+        ms={key: statistics.median(values) for key, values in samples.items()},
+        ratio={
+            key: statistics.median(x / y for x, y in zip(values, base, strict=True))
+            for key, values in samples.items()
+        },
+        rounds=rounds,
+    )

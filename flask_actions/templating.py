@@ -81,6 +81,12 @@ def _hidden_input(name: str, value: str) -> str:
     return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
 
 
+def _markup(html: str) -> Markup:
+    """``Markup(html)`` for markup built here, escaped where needed: without
+    Markup's own check for an ``__html__`` method, work for nothing here."""
+    return str.__new__(Markup, html)
+
+
 @lru_cache(maxsize=512)
 def _attr_name(key: str) -> str:
     """The escaped HTML name of a keyword argument (cached: the same few names
@@ -115,6 +121,8 @@ class _Render:
         "button_head",
         "button_tail",
         "label_tails",
+        "tails",
+        "fresh_since",
     )
 
     def __init__(self) -> None:
@@ -137,6 +145,20 @@ class _Render:
         #: What follows the ref in a button with only a text label, by label
         #: and by whether the button is inside an fa.form.
         self.label_tails: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        #: The one of ``label_tails`` that applies now (see ``enter``).
+        self.tails = self.label_tails[0]
+        #: A token sealed before this (``time.monotonic``) is not reused.
+        self.fresh_since = self.started - self.token_reuse
+
+    def enter(self, form: Target) -> None:
+        """``form``'s body is being rendered: its buttons need no CSRF field."""
+        self.forms.append(form)
+        self.tails = self.label_tails[1]
+
+    def leave(self) -> None:
+        self.forms.pop()
+        if not self.forms:
+            self.tails = self.label_tails[0]
 
     def ref(self, target: Target) -> str:
         """``target.ref``, without looking up the app and its state again."""
@@ -146,7 +168,7 @@ class _Render:
         if (
             sealed is not None
             and sealed[0] is self.tokens
-            and self.started - sealed[2] < self.token_reuse
+            and sealed[2] > self.fresh_since
         ):
             return sealed[1]
         ref, at = self.state.sealed(
@@ -156,10 +178,13 @@ class _Render:
         return ref
 
 
+#: The globals object itself, not the ``g`` proxy: one attribute lookup
+#: through the proxy costs more than the rest of a button.
+_current_globals = g._get_current_object
+
+
 def _render() -> _Render:
-    # The globals object itself, not the ``g`` proxy: one attribute lookup
-    # through the proxy costs more than the rest of a button.
-    namespace = g._get_current_object()
+    namespace = _current_globals()
     state = getattr(namespace, _G_RENDER, None)
     if state is None:
         state = _Render()
@@ -226,12 +251,12 @@ class MacroHelper:
             f"{self.hidden(resolved)}"
         )
         if caller is not None:
-            forms = _render().forms
-            forms.append(resolved)
+            render = _render()
+            render.enter(resolved)
             try:
                 html += str(caller())
             finally:
-                forms.pop()
+                render.leave()
         return Markup(html + "</form>")
 
     @no_template_context
@@ -258,7 +283,7 @@ class MacroHelper:
         # Only plain str labels are cached: Markup("<b>Go</b>") and the text
         # "<b>Go</b>" are equal keys, yet only one of them may go unescaped.
         if type(label) is str and caller is None and not attributes:
-            tails = render.label_tails[1 if render.forms else 0]
+            tails = render.tails
             tail = tails.get(label)
             if tail is None:
                 tail = tails[label] = self._tail(render, "", _attr_value(label))
@@ -266,9 +291,7 @@ class MacroHelper:
             inner = str(caller()) if caller is not None else _attr_value(label)
             merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
             tail = self._tail(render, str(self.attrs(merged)), inner)
-        # str.__new__: the markup is built here, escaped where needed, so
-        # Markup's own check for an __html__ method is work for nothing.
-        return str.__new__(Markup, render.button_head + ref + tail)
+        return _markup(render.button_head + ref + tail)
 
     @staticmethod
     def _tail(render: _Render, attributes: str, inner: str) -> str:

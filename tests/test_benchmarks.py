@@ -129,9 +129,16 @@ def test_render_pages_have_a_button_per_row() -> None:
     bound = client.get("/rows").get_data(as_text=True)
     plain = client.get("/rows-plain").get_data(as_text=True)
     floor = client.get("/rows-floor").get_data(as_text=True)
+    ready = client.get("/rows-ready").get_data(as_text=True)
+    idiomatic = client.get("/rows-idiomatic").get_data(as_text=True)
     assert bound.count('name="_button"') == len(render.ROWS)
     assert floor.count('name="_button"') == len(render.ROWS)
     assert plain.count('name="todo_id"') == len(render.ROWS)
+    assert idiomatic.count('name="todo_id"') == len(render.ROWS)
+    assert idiomatic.count('name="csrf_token"') == len(render.ROWS)
+    # The no-work button repeats a real button of the bound page: same size.
+    assert ready.count('name="_button"') == len(render.ROWS)
+    assert abs(len(ready) - len(bound)) < len(bound) // 100
     assert len(set(re.findall(r'name="_button" value="([^"]+)"', bound))) == len(
         render.ROWS
     )
