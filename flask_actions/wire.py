@@ -208,7 +208,10 @@ def _json_payload() -> dict[str, t.Any]:
         raise MalformedRequest(
             f"The JSON body must be an object of fields, not {type(body).__name__}."
         )
-    if not _depth(body, MAX_JSON_DEPTH):
+    # Nesting needs an opening bracket per level: most bodies cannot be too
+    # deep, and counting bytes is cheaper than walking the object.
+    too_many = raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH
+    if too_many and not _depth(body, MAX_JSON_DEPTH):
         raise MalformedRequest(
             f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels."
         )

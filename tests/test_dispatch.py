@@ -121,6 +121,39 @@ def test_json_payloads() -> None:
     assert result.data == {"tags": ["x"], "done": True}
 
 
+def _nested(levels: int) -> list[t.Any]:
+    value: list[t.Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (_nested(64), True),  # the body is level 0: 64 levels below it pass
+        (_nested(65), False),
+        ("[" * 200 + "{" * 200, True),  # brackets in a string nest nothing
+        ([[1], [2], {"x": [3]}] * 30, True),  # many brackets, shallow
+    ],
+    ids=["64-levels", "65-levels", "brackets-in-a-string", "wide-and-shallow"],
+)
+def test_json_nesting_limit(value: t.Any, accepted: bool) -> None:
+    bp = ActionBlueprint("api", __name__)
+
+    @bp.action(schema={"a": fields.Raw()})
+    def save(data: dict[str, t.Any]) -> bool:
+        return data["a"] == value
+
+    client = make_app(bp).test_client()
+    result = call(client, save, {"a": value}, mode="json")
+    if accepted:
+        assert result.ok and result.data is True
+    else:
+        assert result.status == 400
+        assert "nests deeper than 64 levels" in str(result.message)
+
+
 def test_actions_run_in_the_normal_request_context() -> None:
     bp = ActionBlueprint("ctx", __name__)
 
