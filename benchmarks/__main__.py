@@ -99,14 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             )
     if not args.no_inprocess:
         for csrf in settings:
-            repeat = 3 if args.quick else 11
-            figures = inprocess.measure(csrf=csrf, repeat=repeat)
+            repeat = 3 if args.quick else 21
+            samples = inprocess.measure(csrf=csrf, repeat=repeat)
             section(
                 report.inprocess(
-                    figures,
+                    samples,
                     f"In-process CPU time per request or cycle, CSRF"
-                    f" {'on' if csrf else 'off'} (best of {repeat} batches of 200;"
-                    " × = view / contender)",
+                    f" {'on' if csrf else 'off'} (best of {repeat} interleaved batches"
+                    " of 200; × = view / contender)",
                 )
             )
     if not args.no_render:

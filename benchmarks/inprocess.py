@@ -15,6 +15,7 @@ import cProfile
 import io
 import json
 import pstats
+import statistics
 import time
 import typing as t
 from urllib.parse import urlencode
@@ -142,13 +143,9 @@ def measure(
     csrf: bool = True,
     number: int = 200,
     repeat: int = 11,
-) -> dict[str, float]:
-    """CPU microseconds per unit, best of ``repeat`` interleaved batches.
-
-    The best batch, as ``timeit`` advises: other processes only ever add time
-    (cache misses, a shared core), so the minimum is the steadiest estimate of
-    the cost of the code itself.
-    """
+) -> dict[str, list[float]]:
+    """CPU microseconds per unit of each of ``repeat`` interleaved batches, by
+    contender (see :func:`best` and :func:`paired_ratio`)."""
     units = {k: unit(k, csrf) for k in keys}
     for fn in units.values():
         for _ in range(50):
@@ -160,7 +157,23 @@ def measure(
             for _ in range(number):
                 fn()
             samples[key].append((time.process_time() - start) / number * 1e6)
-    return {k: min(v) for k, v in samples.items()}
+    return samples
+
+
+def best(samples: t.Sequence[float]) -> float:
+    """The best batch, as ``timeit`` advises: other processes only ever add
+    time (cache misses, a shared core), so the minimum is the steadiest
+    estimate of the cost of the code itself."""
+    return min(samples)
+
+
+def paired_ratio(a: t.Sequence[float], b: t.Sequence[float]) -> float:
+    """How much more ``a`` does than ``b`` per second: the median over rounds
+    of ``b``'s time over ``a``'s *in the same round*. A shared host has slow
+    and fast phases that last longer than a batch; the best batches of two
+    contenders may come from different phases, the two batches of one round
+    come from the same one."""
+    return statistics.median(y / x for x, y in zip(a, b, strict=True))
 
 
 def profile(key: str, csrf: bool = True, number: int = 2000, limit: int = 40) -> None:
@@ -186,8 +199,8 @@ def main() -> None:
     if args.profile:
         profile(args.profile, not args.no_csrf)
         return
-    for key, us in measure(csrf=not args.no_csrf, number=args.number).items():
-        print(f"{key:12} {us:8.0f} µs")
+    for key, samples in measure(csrf=not args.no_csrf, number=args.number).items():
+        print(f"{key:12} {best(samples):8.0f} µs")
 
 
 if __name__ == "__main__":
