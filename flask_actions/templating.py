@@ -81,12 +81,6 @@ def _hidden_input(name: str, value: str) -> str:
     return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
 
 
-def _markup(html: str) -> Markup:
-    """``Markup(html)`` for markup built here, escaped where needed: without
-    Markup's own check for an ``__html__`` method, work for nothing here."""
-    return str.__new__(Markup, html)
-
-
 @lru_cache(maxsize=512)
 def _attr_name(key: str) -> str:
     """The escaped HTML name of a keyword argument (cached: the same few names
@@ -291,7 +285,9 @@ class MacroHelper:
             inner = str(caller()) if caller is not None else _attr_value(label)
             merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
             tail = self._tail(render, str(self.attrs(merged)), inner)
-        return _markup(render.button_head + ref + tail)
+        # str.__new__: the markup is built here, escaped where needed, so
+        # Markup's own check for an __html__ method is work for nothing.
+        return str.__new__(Markup, render.button_head + ref + tail)
 
     @staticmethod
     def _tail(render: _Render, attributes: str, inner: str) -> str:
