@@ -15,7 +15,6 @@ import cProfile
 import io
 import json
 import pstats
-import statistics
 import time
 import typing as t
 from urllib.parse import urlencode
@@ -145,7 +144,7 @@ def measure(
     repeat: int = 11,
 ) -> dict[str, list[float]]:
     """CPU microseconds per unit of each of ``repeat`` interleaved batches, by
-    contender (see :func:`best` and :func:`paired_ratio`)."""
+    contender (see :func:`best`; ratios: :func:`benchmarks.stats.median_ratio`)."""
     units = {k: unit(k, csrf) for k in keys}
     for fn in units.values():
         for _ in range(50):
@@ -165,15 +164,6 @@ def best(samples: t.Sequence[float]) -> float:
     time (cache misses, a shared core), so the minimum is the steadiest
     estimate of the cost of the code itself."""
     return min(samples)
-
-
-def paired_ratio(a: t.Sequence[float], b: t.Sequence[float]) -> float:
-    """How much more ``a`` does than ``b`` per second: the median over rounds
-    of ``b``'s time over ``a``'s *in the same round*. A shared host has slow
-    and fast phases that last longer than a batch; the best batches of two
-    contenders may come from different phases, the two batches of one round
-    come from the same one."""
-    return statistics.median(y / x for x, y in zip(a, b, strict=True))
 
 
 def profile(key: str, csrf: bool = True, number: int = 2000, limit: int = 40) -> None:

@@ -16,6 +16,7 @@ import statistics
 import time
 
 from .apps.render import create_app
+from .stats import median_ratio
 
 #: Page key → path; ``hand_written`` is the baseline of every ratio.
 PAGES = {
@@ -53,9 +54,6 @@ def measure(rounds: int = 30, csrf: bool = True) -> Figures:
     base = samples["hand_written"]
     return Figures(
         ms={key: statistics.median(values) for key, values in samples.items()},
-        ratio={
-            key: statistics.median(x / y for x, y in zip(values, base, strict=True))
-            for key, values in samples.items()
-        },
+        ratio={key: median_ratio(values, base) for key, values in samples.items()},
         rounds=rounds,
     )

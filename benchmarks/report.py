@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
 import typing as t
 
 from .inprocess import best
-from .inprocess import paired_ratio as paired
 from .render import Figures
+from .stats import median_ratio
 from .throughput import Outcome
 
 #: Figures from the issue for the same machine class (req/s), for reference.
@@ -97,8 +96,9 @@ def paired_ratio(outcomes: t.Mapping[str, Outcome]) -> Ratio:
     def ratio(a: str, b: str) -> float | None:
         if a not in outcomes or b not in outcomes:
             return None
-        pairs = zip(outcomes[a].rounds, outcomes[b].rounds, strict=True)
-        return statistics.median(x.rate / y.rate for x, y in pairs if y.rate)
+        return median_ratio(
+            [x.rate for x in outcomes[a].rounds], [y.rate for y in outcomes[b].rounds]
+        )
 
     return ratio
 
@@ -107,7 +107,10 @@ def inprocess(samples: t.Mapping[str, t.Sequence[float]], title: str) -> list[st
     lines = [title, ""]
     base = samples.get("view")
     for key, values in samples.items():
-        versus = f"{paired(values, base):.2f}×" if base and "form" not in key else ""
+        # Time, not throughput: the view's time over the contender's.
+        versus = (
+            f"{median_ratio(base, values):.2f}×" if base and "form" not in key else ""
+        )
         lines.append(f"  {key:14} {best(values):8.0f} µs   {versus}")
     lines.append("")
     lines.append(
@@ -116,7 +119,9 @@ def inprocess(samples: t.Mapping[str, t.Sequence[float]], title: str) -> list[st
     )
     lines += targets(
         lambda a, b: (
-            paired(samples[a], samples[b]) if a in samples and b in samples else None
+            median_ratio(samples[b], samples[a])
+            if a in samples and b in samples
+            else None
         ),
         verdicts=False,
     )
@@ -143,8 +148,7 @@ def render(figures: Figures) -> list[str]:
         "",
     ]
     for label, key, note in rows:
-        if key in ms:
-            lines.append(f"  {label:32} {ms[key]:8.1f} ms {ratio[key]:6.2f}×  {note}")
+        lines.append(f"  {label:32} {ms[key]:8.1f} ms {ratio[key]:6.2f}×  {note}")
     return lines
 
 

@@ -107,7 +107,7 @@ class _Render:
         "state",
         "tokens",
         "token_reuse",
-        "started",
+        "fresh_since",
         "forms",
         "csrf_enabled",
         "csrf_input",
@@ -115,8 +115,6 @@ class _Render:
         "button_head",
         "button_tail",
         "label_tails",
-        "tails",
-        "fresh_since",
     )
 
     def __init__(self) -> None:
@@ -125,7 +123,8 @@ class _Render:
         state.keyring(self.app)  # a changed secret empties the token cache
         self.tokens = state.tokens
         self.token_reuse = state.token_reuse(self.app)
-        self.started = time.monotonic()
+        #: A token sealed before this (``time.monotonic``) is not reused.
+        self.fresh_since = time.monotonic() - self.token_reuse
         #: The targets of the fa.form calls being rendered, innermost last.
         self.forms: list[Target] = []
         self.csrf_enabled = bool(self.app.config.get("WTF_CSRF_ENABLED", True))
@@ -139,20 +138,6 @@ class _Render:
         #: What follows the ref in a button with only a text label, by label
         #: and by whether the button is inside an fa.form.
         self.label_tails: tuple[dict[str, str], dict[str, str]] = ({}, {})
-        #: The one of ``label_tails`` that applies now (see ``enter``).
-        self.tails = self.label_tails[0]
-        #: A token sealed before this (``time.monotonic``) is not reused.
-        self.fresh_since = self.started - self.token_reuse
-
-    def enter(self, form: Target) -> None:
-        """``form``'s body is being rendered: its buttons need no CSRF field."""
-        self.forms.append(form)
-        self.tails = self.label_tails[1]
-
-    def leave(self) -> None:
-        self.forms.pop()
-        if not self.forms:
-            self.tails = self.label_tails[0]
 
     def ref(self, target: Target) -> str:
         """``target.ref``, without looking up the app and its state again."""
@@ -245,12 +230,12 @@ class MacroHelper:
             f"{self.hidden(resolved)}"
         )
         if caller is not None:
-            render = _render()
-            render.enter(resolved)
+            forms = _render().forms
+            forms.append(resolved)
             try:
                 html += str(caller())
             finally:
-                render.leave()
+                forms.pop()
         return Markup(html + "</form>")
 
     @no_template_context
@@ -277,7 +262,7 @@ class MacroHelper:
         # Only plain str labels are cached: Markup("<b>Go</b>") and the text
         # "<b>Go</b>" are equal keys, yet only one of them may go unescaped.
         if type(label) is str and caller is None and not attributes:
-            tails = render.tails
+            tails = render.label_tails[1 if render.forms else 0]
             tail = tails.get(label)
             if tail is None:
                 tail = tails[label] = self._tail(render, "", _attr_value(label))
