@@ -57,7 +57,7 @@ $(OLDEST_VENV)/.installed: pyproject.toml tests/oldest-constraints.txt
 
 test-oldest: $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python --version
-	$(OLDEST_VENV)/bin/python -m pip list 2>/dev/null | grep -iE '^(flask|werkzeug|marshmallow|blinker|cryptography) '
+	$(OLDEST_VENV)/bin/python -m pip list 2>/dev/null | grep -iE '^(flask|werkzeug|jinja2|marshmallow|blinker|cryptography) '
 	$(OLDEST_VENV)/bin/python -m pytest -m "not browser and not redis and not slow" $(PYTEST_ARGS)
 
 lint: venv

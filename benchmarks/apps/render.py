@@ -14,6 +14,10 @@
   that does no work: it returns one real button's markup, made once, for
   every row (so the page has the real size). The floor under any
   implementation of ``fa.button``.
+
+``create_app(direct_calls=False)`` renders the same pages with every call
+going through Jinja's generic ``Context.call`` (``ACTIONS_DIRECT_TEMPLATE_CALLS
+= False``).
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from markupsafe import Markup
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
+from flask_actions._jinja import direct_call
 from flask_actions.action import BoundAction
-from flask_actions.action import no_template_context
 from flask_actions.templating import MacroHelper
 
 from .common import config
@@ -37,11 +41,11 @@ ROWS = [{"id": i, "title": f"Todo number {i}"} for i in range(1000)]
 class NoOp:
     """``noop.button(noop.bind(row.id), "Toggle")``: two calls, no work."""
 
-    @no_template_context
+    @direct_call
     def bind(self, value: int) -> int:
         return value
 
-    @no_template_context
+    @direct_call
     def button(self, target: int, label: str) -> Markup:
         return _BUTTON
 
@@ -56,16 +60,17 @@ class Ready:
     def __init__(self) -> None:
         self.markup: Markup | None = None
 
-    @no_template_context
+    @direct_call
     def button(self, target: BoundAction, label: str) -> Markup:
         if self.markup is None:
             self.markup = MacroHelper().button(target, label)
         return self.markup
 
 
-def create_app(csrf: bool | None = None) -> Flask:
+def create_app(csrf: bool | None = None, direct_calls: bool = True) -> Flask:
     app = Flask(__name__, template_folder="templates")
     app.config.from_mapping(config(csrf))
+    app.config["ACTIONS_DIRECT_TEMPLATE_CALLS"] = direct_calls
     ActionExtension(app)
     app.jinja_env.globals["csrf_token"] = generate_csrf
     todos = ActionBlueprint("todos", __name__)

@@ -1,0 +1,216 @@
+"""Direct template calls (``ACTIONS_DIRECT_TEMPLATE_CALLS``): the helpers are
+called without Jinja's ``Context.call``, and every other callable still gets
+exactly what Jinja gives it."""
+
+from __future__ import annotations
+
+import re
+import traceback
+import typing as t
+
+import jinja2
+import pytest
+from flask import Flask
+from flask import render_template_string
+from jinja2.runtime import Context
+
+from flask_actions import _jinja
+from flask_actions import ActionBlueprint
+from flask_actions import ActionExtension
+
+ORIGIN = {"Origin": "http://localhost"}
+
+#: Jinja's ways of handing a callable the context, the loop and block
+#: variables it derives a context from, macros with a caller, and the
+#: StopIteration that Jinja turns into an undefined value.
+SEMANTICS = """{% block body %}
+{% for n in [1, 2] %}{% set in_loop = n * 10 %}
+[{{ seen("in_loop") }} {{ env_name() }} {{ autoescaping() }}
+{{ as_object("in_loop") }} {{ stops() }}|{{ stops_direct() }} {{ plain(n) }}
+{{ direct(n, k=in_loop) }}]
+{% endfor %}
+{% macro box() %}<{{ caller() }}>{% endmacro %}
+{% call box() %}{{ direct("in caller") }}{% endcall %}{% endblock %}"""
+
+
+@jinja2.pass_context
+def seen(context: Context, name: str) -> t.Any:
+    return context.get(name, "missing")
+
+
+@jinja2.pass_environment
+def env_name(environment: jinja2.Environment) -> str:
+    return type(environment).__name__
+
+
+@jinja2.pass_eval_context
+def autoescaping(eval_ctx: t.Any) -> str:
+    return f"autoescape={eval_ctx.autoescape}"
+
+
+class AsObject:
+    @jinja2.pass_context
+    def __call__(self, context: Context, name: str) -> t.Any:
+        return f"object saw {context.get(name)}"
+
+
+def stops() -> None:
+    raise StopIteration
+
+
+@_jinja.direct_call
+def stops_direct() -> None:
+    raise StopIteration
+
+
+def plain(n: int) -> str:
+    return f"plain {n}"
+
+
+@_jinja.direct_call
+def direct(*args: t.Any, **kwargs: t.Any) -> str:
+    return f"direct {args} {sorted(kwargs)}"
+
+
+def _semantics_env(direct_calls: bool) -> jinja2.Environment:
+    env = jinja2.Environment(autoescape=True)
+    if direct_calls:
+        _jinja.install(env)
+    env.globals.update(
+        seen=seen,
+        env_name=env_name,
+        autoescaping=autoescaping,
+        as_object=AsObject(),
+        stops=stops,
+        stops_direct=stops_direct,
+        plain=plain,
+        direct=direct,
+    )
+    return env
+
+
+def test_every_callable_gets_what_jinja_gives_it() -> None:
+    html = _semantics_env(True).from_string(SEMANTICS).render()
+    assert html == _semantics_env(False).from_string(SEMANTICS).render()
+    assert "[10 Environment autoescape=True" in html
+    assert "[20 Environment autoescape=True" in html
+    assert "object saw 10" in html
+    # StopIteration becomes an undefined value (empty), from either kind.
+    assert " | plain 1" in html
+    # Jinja's own keywords (loop and block variables) never reach a helper.
+    assert "direct (1,) [&#39;k&#39;]" in html
+    assert "<direct (&#39;in caller&#39;,) []>" in html
+
+
+def test_the_environment_keeps_its_own_context_class() -> None:
+    class Tracing(Context):
+        def resolve_or_missing(self, key: str) -> t.Any:
+            if key == "traced":
+                return "yes"
+            return super().resolve_or_missing(key)
+
+    env = jinja2.Environment()
+    env.context_class = Tracing
+    _jinja.install(env)
+    _jinja.install(env)  # twice: still one subclass
+    assert env.context_class.__mro__[1] is Tracing
+    env.globals["direct"] = direct
+    assert env.from_string("{{ traced }} {{ direct(1) }}").render() == (
+        "yes direct (1,) []"
+    )
+
+
+LIST = """{% import "flask_actions/macros.html" as fa %}
+{% block rows %}{% for item in items %}
+{{ fa.button(action("items.delete").bind(item), "Delete " ~ item, class_="danger") }}
+{% endfor %}{% endblock %}"""
+
+
+def _items_app(direct_calls: bool) -> tuple[Flask, list[int]]:
+    bp = ActionBlueprint("items", __name__)
+    items = [1, 2, 3]
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(LIST, items=items)
+
+    @bp.route("/broken")
+    def broken() -> str:
+        return render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}\n'
+            '{{ fa.button("items.nope") }}'
+        )
+
+    @bp.action
+    def delete(item: int) -> None:
+        items.remove(item)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="s", TESTING=True, ACTIONS_DIRECT_TEMPLATE_CALLS=direct_calls
+    )
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app, items
+
+
+def _without_tokens(html: str) -> str:
+    return re.sub(r'value="[^"]*"', 'value="…"', html)
+
+
+def test_buttons_render_and_work_alike_with_and_without_direct_calls() -> None:
+    pages = {}
+    for direct_calls in (True, False):
+        app, items = _items_app(direct_calls)
+        client = app.test_client()
+        html = client.get("/").text
+        pages[direct_calls] = _without_tokens(html)
+        assert html.count('class="danger"') == 3
+        assert "loop" not in html and "block" not in html
+        refs = re.findall(r'name="_button" value="([^"]+)"', html)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert token is not None
+        response = client.post(
+            "/", data={"_button": refs[1], "csrf_token": token.group(1)}, headers=ORIGIN
+        )
+        assert response.status_code == 303
+        assert items == [1, 3]
+    assert pages[True] == pages[False]
+
+
+def test_direct_calls_are_on_by_default_and_can_be_turned_off() -> None:
+    on, _ = _items_app(True)
+    off, _ = _items_app(False)
+    default = Flask(__name__)
+    default.config["SECRET_KEY"] = "s"
+    ActionExtension(default)
+    assert issubclass(on.jinja_env.context_class, Context)
+    assert on.jinja_env.context_class is not Context
+    assert default.jinja_env.context_class is on.jinja_env.context_class
+    assert off.jinja_env.context_class is Context
+
+
+def test_a_failing_helper_is_reported_at_its_template_line() -> None:
+    app, _ = _items_app(True)
+    missing = "No action is named 'items.nope'"
+    with (
+        app.test_request_context("/broken"),
+        pytest.raises(LookupError, match=missing) as e,
+    ):
+        app.view_functions["items.broken"]()
+    frames = traceback.extract_tb(e.value.__traceback__)
+    assert any(f.filename == "<template>" and f.lineno == 2 for f in frames)
+    assert not any(f.filename == _jinja.__file__ for f in frames)
+
+
+@pytest.mark.parametrize("name", ["stops", "stops_direct"])
+def test_a_stopiteration_is_reported_as_jinja_reports_it(name: str) -> None:
+    messages = []
+    for direct_calls in (True, False):
+        env = _semantics_env(direct_calls)
+        env.undefined = jinja2.StrictUndefined
+        with pytest.raises(jinja2.UndefinedError) as e:
+            env.from_string(f"{{{{ {name}() }}}}").render()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+    assert "raised a StopIteration" in messages[0]
