@@ -32,6 +32,8 @@ PAGES = {
     "fa_button_generic": (False, "/rows"),
     "floor_generic": (False, "/rows-floor"),
     "idiomatic_generic": (False, "/rows-idiomatic"),
+    "context": (True, "/rows-context"),
+    "context_generic": (False, "/rows-context"),
 }
 
 

@@ -157,6 +157,18 @@ def render(figures: Figures) -> list[str]:
         else:
             line = f"  {label:32} {ms[key]:8.1f} ms {ratio[key]:6.2f}×  {note}"
             lines.append(line.rstrip())
+    # ms per page of 1,000 rows = µs per row; the floor and idiomatic pages
+    # make two calls a row, the context page one.
+    ours = (ms["floor_generic"] - ms["floor"]) / 2
+    flask = (ms["idiomatic_generic"] - ms["idiomatic"]) / 2
+    context = ms["context"] - ms["context_generic"]
+    lines += [
+        "",
+        f"  Direct template calls save {ours:.2f} µs a call of bind or fa.button and"
+        f" {flask:.2f} µs a call of",
+        f"  url_for or csrf_token; a call of a function that takes the context costs"
+        f" {context:.2f} µs more.",
+    ]
     return lines
 
 

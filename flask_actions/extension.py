@@ -31,9 +31,9 @@ Configuration (set before ``init_app``; defaults are set with
     Seconds after which bound arguments in a page expire. Default: ``None``
     (valid while the secret is).
 ``ACTIONS_DIRECT_TEMPLATE_CALLS``
-    Let templates call ``bind``, ``fa.button`` and the other helpers without
-    Jinja's generic ``Context.call`` (a page with a button per row renders
-    faster). Default: ``True``.
+    Let templates call plain functions and methods (``bind``, ``fa.button``,
+    ``url_for``...) without Jinja's generic ``Context.call`` (a page with a
+    button per row renders faster). Default: ``True``.
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from markupsafe import Markup
 
 from . import _jinja
 from . import carry
-from ._jinja import direct_call
 from ._state import get_state
 from .action import Action
 from .action import BoundAction
+from .action import no_template_context
 from .action import Target
 from .respond import same_page_url
 from .results import ActionResult
@@ -43,7 +43,6 @@ _STATIC = Path(__file__).parent / "static"
 SCRIPT = "flask-actions.min.js"
 
 
-@direct_call
 def action(name: str) -> Action[t.Any, t.Any]:
     """The action registered under ``name`` (``"todos.add"``).
 
@@ -62,14 +61,12 @@ def _resolve(target: Target | str) -> Target:
     return action(target) if isinstance(target, str) else target
 
 
-@direct_call
 def action_ref(target: Target | str) -> str:
     """A string naming ``target`` and its bound arguments, for
     ``FlaskActions.call(ref, data)`` in JavaScript."""
     return _resolve(target).ref
 
 
-@direct_call
 def action_result(target: Target | str | None = None) -> ActionResult | None:
     """The result of the last submission on this page, if it belongs to
     ``target`` (any action when ``None``)."""
@@ -187,7 +184,6 @@ def _csrf_input(render: _Render | None = None) -> str:
 class MacroHelper:
     """What the macros call. Private: use the macros."""
 
-    @direct_call
     def attrs(self, attributes: t.Mapping[str, t.Any], **defaults: t.Any) -> Markup:
         """Render keyword arguments as HTML attributes, escaped. ``class_`` →
         ``class``, ``data_x`` → ``data-x``; ``True`` renders a bare attribute,
@@ -204,7 +200,6 @@ class MacroHelper:
                 parts.append(f' {name}="{_attr_value(value)}"')
         return Markup("".join(parts))
 
-    @direct_call
     def errors_attrs(self, field: str, attributes: t.Mapping[str, t.Any]) -> Markup:
         """The ``<ul>`` attributes of ``fa.errors``: the ``fa-errors`` class
         (kept when a ``class_`` is given) and ``data-fa-errors``."""
@@ -213,14 +208,14 @@ class MacroHelper:
         classes = f"fa-errors {extra}" if extra else "fa-errors"
         return self.attrs(merged, class_=classes, data_fa_errors=field)
 
-    @direct_call
+    @no_template_context
     def hidden(self, target: Target | str) -> Markup:
         html = _hidden_input(ACTION_FIELD, _resolve(target).ref)
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             html += _csrf_input()
         return Markup(html)
 
-    @direct_call
+    @no_template_context
     def form(
         self,
         target: Target | str,
@@ -244,7 +239,7 @@ class MacroHelper:
                 forms.pop()
         return Markup(html + "</form>")
 
-    @direct_call
+    @no_template_context
     def button(
         self,
         target: Target | str,
@@ -304,7 +299,6 @@ class MacroHelper:
         result = action_result(resolved)
         return result if result is not None and not result.ok else None
 
-    @direct_call
     def errors(self, field: str, target: Target | str | None = None) -> list[str]:
         result = self.failure(target)
         if result is None:
@@ -318,7 +312,6 @@ class MacroHelper:
             return [str(m) for v in node.values() if isinstance(v, list) for m in v]
         return [str(m) for m in node] if isinstance(node, list) else []
 
-    @direct_call
     def value(
         self, field: str, default: t.Any = "", target: Target | str | None = None
     ) -> t.Any:
@@ -332,7 +325,6 @@ class MacroHelper:
             node = node[part]
         return node
 
-    @direct_call
     def message(self, target: Target | str | None = None) -> ActionResult | None:
         result = action_result(self._target(target))
         return result if result is not None and result.message else None

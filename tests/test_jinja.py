@@ -1,6 +1,6 @@
-"""Direct template calls (``ACTIONS_DIRECT_TEMPLATE_CALLS``): the helpers are
-called without Jinja's ``Context.call``, and every other callable still gets
-exactly what Jinja gives it."""
+"""Direct template calls (``ACTIONS_DIRECT_TEMPLATE_CALLS``): plain functions
+and methods are called without Jinja's ``Context.call``, and every callable
+gets exactly what Jinja gives it."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ ORIGIN = {"Origin": "http://localhost"}
 SEMANTICS = """{% block body %}
 {% for n in [1, 2] %}{% set in_loop = n * 10 %}
 [{{ seen("in_loop") }} {{ env_name() }} {{ autoescaping() }}
-{{ as_object("in_loop") }} {{ stops() }}|{{ stops_direct() }} {{ plain(n) }}
-{{ direct(n, k=in_loop) }}]
+{{ as_object("in_loop") }} {{ helper.seen("in_loop") }} {{ stops() }}|
+{{ plain(n) }} {{ helper.plain(n) }} {{ marked(n) }} {{ shows(n, k=in_loop) }}]
 {% endfor %}
 {% macro box() %}<{{ caller() }}>{% endmacro %}
-{% call box() %}{{ direct("in caller") }}{% endcall %}{% endblock %}"""
+{% call box() %}{{ shows("in caller") }}{% endcall %}{% endblock %}"""
 
 
 @jinja2.pass_context
@@ -54,12 +54,16 @@ class AsObject:
         return f"object saw {context.get(name)}"
 
 
+class Helper:
+    @jinja2.pass_context
+    def seen(self, context: Context, name: str) -> str:
+        return f"method saw {context.get(name)}"
+
+    def plain(self, n: int) -> str:
+        return f"method {n}"
+
+
 def stops() -> None:
-    raise StopIteration
-
-
-@_jinja.direct_call
-def stops_direct() -> None:
     raise StopIteration
 
 
@@ -67,9 +71,15 @@ def plain(n: int) -> str:
     return f"plain {n}"
 
 
-@_jinja.direct_call
-def direct(*args: t.Any, **kwargs: t.Any) -> str:
-    return f"direct {args} {sorted(kwargs)}"
+def marked(n: int) -> str:
+    return f"marked {n}"
+
+
+marked.jinja_pass_arg = None  # type: ignore[attr-defined]
+
+
+def shows(*args: t.Any, **kwargs: t.Any) -> str:
+    return f"called with {args} {sorted(kwargs)}"
 
 
 def _semantics_env(direct_calls: bool) -> jinja2.Environment:
@@ -81,10 +91,11 @@ def _semantics_env(direct_calls: bool) -> jinja2.Environment:
         env_name=env_name,
         autoescaping=autoescaping,
         as_object=AsObject(),
+        helper=Helper(),
         stops=stops,
-        stops_direct=stops_direct,
         plain=plain,
-        direct=direct,
+        marked=marked,
+        shows=shows,
     )
     return env
 
@@ -94,30 +105,44 @@ def test_every_callable_gets_what_jinja_gives_it() -> None:
     assert html == _semantics_env(False).from_string(SEMANTICS).render()
     assert "[10 Environment autoescape=True" in html
     assert "[20 Environment autoescape=True" in html
-    assert "object saw 10" in html
-    # StopIteration becomes an undefined value (empty), from either kind.
-    assert " | plain 1" in html
-    # Jinja's own keywords (loop and block variables) never reach a helper.
-    assert "direct (1,) [&#39;k&#39;]" in html
-    assert "<direct (&#39;in caller&#39;,) []>" in html
+    assert "object saw 10 method saw 10 |" in html  # StopIteration: undefined
+    assert "plain 1 method 1 marked 1" in html
+    # Jinja's own keywords (loop and block variables) never reach a function.
+    assert "called with (1,) [&#39;k&#39;]" in html
+    assert "<called with (&#39;in caller&#39;,) []>" in html
 
 
 def test_the_environment_keeps_its_own_context_class() -> None:
-    class Tracing(Context):
+    class Counting(Context):
+        calls: t.ClassVar[list[str]] = []
+
         def resolve_or_missing(self, key: str) -> t.Any:
-            if key == "traced":
-                return "yes"
-            return super().resolve_or_missing(key)
+            return "yes" if key == "traced" else super().resolve_or_missing(key)
+
+        def call(__self, __obj: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            Counting.calls.append(getattr(__obj, "__name__", repr(__obj)))
+            return super().call(__obj, *args, **kwargs)
 
     env = jinja2.Environment()
-    env.context_class = Tracing
-    _jinja.install(env)
-    _jinja.install(env)  # twice: still one subclass
-    assert env.context_class.__mro__[1] is Tracing
-    env.globals["direct"] = direct
-    assert env.from_string("{{ traced }} {{ direct(1) }}").render() == (
-        "yes direct (1,) []"
-    )
+    env.context_class = Counting
+    assert _jinja.install(env)
+    assert _jinja.install(env)  # twice: still one subclass
+    assert env.context_class.__mro__[1] is Counting
+    env.globals.update(plain=plain, seen=seen, helper=Helper())
+    template = "{{ traced }} {{ plain(1) }} {{ helper.plain(2) }} {{ seen('traced') }}"
+    assert env.from_string(template).render() == "yes plain 1 method 2 yes"
+    # The plain function and method were called directly; the function that
+    # takes the context went through the class the environment had.
+    assert Counting.calls == ["seen"]
+
+
+def test_a_jinja_that_marks_functions_otherwise_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jinja2, "pass_context", lambda f: f)
+    env = jinja2.Environment()
+    assert not _jinja.install(env)
+    assert env.context_class is Context
 
 
 LIST = """{% import "flask_actions/macros.html" as fa %}
@@ -203,14 +228,13 @@ def test_a_failing_helper_is_reported_at_its_template_line() -> None:
     assert not any(f.filename == _jinja.__file__ for f in frames)
 
 
-@pytest.mark.parametrize("name", ["stops", "stops_direct"])
-def test_a_stopiteration_is_reported_as_jinja_reports_it(name: str) -> None:
+def test_a_stopiteration_is_reported_as_jinja_reports_it() -> None:
     messages = []
     for direct_calls in (True, False):
         env = _semantics_env(direct_calls)
         env.undefined = jinja2.StrictUndefined
         with pytest.raises(jinja2.UndefinedError) as e:
-            env.from_string(f"{{{{ {name}() }}}}").render()
+            env.from_string("{{ stops() }}").render()
         messages.append(str(e.value))
     assert messages[0] == messages[1]
     assert "raised a StopIteration" in messages[0]

@@ -15,6 +15,10 @@
   every row (so the page has the real size). The floor under any
   implementation of ``fa.button``.
 
+- ``/rows-context``: one call a row to a function that takes the template
+  context (``jinja2.pass_context``), which direct calls hand on to Jinja's
+  ``Context.call``: what they cost such calls.
+
 ``create_app(direct_calls=False)`` renders the same pages with every call
 going through Jinja's generic ``Context.call`` (``ACTIONS_DIRECT_TEMPLATE_CALLS
 = False``).
@@ -22,6 +26,7 @@ going through Jinja's generic ``Context.call`` (``ACTIONS_DIRECT_TEMPLATE_CALLS
 
 from __future__ import annotations
 
+import jinja2
 from flask import Flask
 from flask import render_template
 from flask_wtf.csrf import generate_csrf
@@ -29,8 +34,8 @@ from markupsafe import Markup
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
-from flask_actions._jinja import direct_call
 from flask_actions.action import BoundAction
+from flask_actions.action import no_template_context
 from flask_actions.templating import MacroHelper
 
 from .common import config
@@ -41,11 +46,11 @@ ROWS = [{"id": i, "title": f"Todo number {i}"} for i in range(1000)]
 class NoOp:
     """``noop.button(noop.bind(row.id), "Toggle")``: two calls, no work."""
 
-    @direct_call
+    @no_template_context
     def bind(self, value: int) -> int:
         return value
 
-    @direct_call
+    @no_template_context
     def button(self, target: int, label: str) -> Markup:
         return _BUTTON
 
@@ -60,11 +65,17 @@ class Ready:
     def __init__(self) -> None:
         self.markup: Markup | None = None
 
-    @direct_call
+    @no_template_context
     def button(self, target: BoundAction, label: str) -> Markup:
         if self.markup is None:
             self.markup = MacroHelper().button(target, label)
         return self.markup
+
+
+@jinja2.pass_context
+def row_label(context: jinja2.runtime.Context, row_id: int) -> str:
+    """A function that takes the context, as Flask-Babel's ``gettext`` does."""
+    return "Toggle"
 
 
 def create_app(csrf: bool | None = None, direct_calls: bool = True) -> Flask:
@@ -82,6 +93,10 @@ def create_app(csrf: bool | None = None, direct_calls: bool = True) -> Flask:
     @todos.get("/rows-floor")
     def rows_floor() -> str:
         return render_template("rows_floor.html", rows=ROWS, noop=NoOp())
+
+    @todos.get("/rows-context")
+    def rows_context() -> str:
+        return render_template("rows_context.html", rows=ROWS, row_label=row_label)
 
     @todos.get("/rows-ready")
     def rows_ready() -> str:
