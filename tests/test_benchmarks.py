@@ -124,8 +124,9 @@ def test_form_cycles_show_the_same_errors_in_the_page(module: t.Any) -> None:
     assert "Added" not in html
 
 
-def test_render_pages_have_a_button_per_row() -> None:
-    client = render.create_app(True).test_client()
+@pytest.mark.parametrize("direct_calls", [True, False], ids=["direct", "jinja"])
+def test_render_pages_have_a_button_per_row(direct_calls: bool) -> None:
+    client = render.create_app(True, direct_calls=direct_calls).test_client()
     bound = client.get("/rows").get_data(as_text=True)
     plain = client.get("/rows-plain").get_data(as_text=True)
     floor = client.get("/rows-floor").get_data(as_text=True)
@@ -142,6 +143,8 @@ def test_render_pages_have_a_button_per_row() -> None:
     assert len(set(re.findall(r'name="_button" value="([^"]+)"', bound))) == len(
         render.ROWS
     )
+    context = client.get("/rows-context").get_data(as_text=True)
+    assert context.count("<td>Toggle</td>") == len(render.ROWS)
 
 
 def test_a_bound_button_of_the_render_page_invokes_its_action() -> None:
