@@ -47,7 +47,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
     parser.add_argument(
         "--duration",
         type=int,
