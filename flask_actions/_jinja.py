@@ -36,21 +36,11 @@ class _DirectCalls:
     """Marks the context classes :func:`context_class` makes."""
 
 
-#: The classes context_class made, by base class (one per base, not per app).
-_CLASSES: dict[type[Context], type[Context]] = {}
-
-
 def context_class(base: type[Context]) -> type[Context]:
-    """A subclass of ``base`` whose ``call`` calls plain functions directly."""
+    """A subclass of ``base`` whose ``call`` calls plain functions directly
+    (``base`` itself if it does already)."""
     if issubclass(base, _DirectCalls):
         return base
-    made = _CLASSES.get(base)
-    if made is None:
-        made = _CLASSES[base] = _subclass(base)
-    return made
-
-
-def _subclass(base: type[Context]) -> type[Context]:
     base_call = base.call
 
     @internalcode  # hidden from template tracebacks, as Jinja's own call is
