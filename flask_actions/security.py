@@ -26,6 +26,7 @@ from wtforms.validators import ValidationError as CSRFValidationError
 from .exceptions import CrossSiteRequest
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
+from .wire import button_csrf_token
 from .wire import current_request
 
 logger = logging.getLogger("flask_actions")
@@ -194,7 +195,11 @@ def _check_url(url: str, header: str, allowed: t.Sequence[str]) -> bool:
 def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
     req = current_request()
     if req.mimetype in _FORM_MIMETYPES:
-        token = req.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        form = req.form
+        token = form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        if token:
+            return token
+        token = button_csrf_token(form)
         if token:
             return token
     for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):

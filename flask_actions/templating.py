@@ -33,6 +33,7 @@ from .respond import same_page_url
 from .results import ActionResult
 from .wire import ACTION_FIELD
 from .wire import BUTTON_FIELD
+from .wire import BUTTON_TOKEN_SEPARATOR
 
 _G_RENDER = "_flask_actions_render"
 #: What fa.button sets itself; a keyword argument cannot change them.
@@ -112,6 +113,7 @@ class _Render:
         "forms",
         "csrf_enabled",
         "csrf_input",
+        "button_token",
         "page_url",
         "button_head",
         "button_tail",
@@ -130,15 +132,16 @@ class _Render:
         self.forms: list[Target] = []
         self.csrf_enabled = bool(self.app.config.get("WTF_CSRF_ENABLED", True))
         self.csrf_input: str | None = None
+        #: What follows the ref in the value of a button outside any fa.form.
+        self.button_token: str | None = None
         self.page_url = same_page_url()
         self.button_head = f'<button type="submit" name="{BUTTON_FIELD}" value="'
         self.button_tail = (
             f'" formaction="{_attr_value(self.page_url)}" formmethod="post"'
             " formnovalidate data-fa-button"
         )
-        #: What follows the ref in a button with only a text label, by label
-        #: and by whether the button is inside an fa.form.
-        self.label_tails: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        #: What follows the value in a button with only a text label, by label.
+        self.label_tails: dict[str, str] = {}
 
     def ref(self, target: Target) -> str:
         """``target.ref``, without looking up the app and its state again."""
@@ -179,6 +182,13 @@ def _csrf_input(render: _Render | None = None) -> str:
         field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         render.csrf_input = _hidden_input(field, generate_csrf())
     return render.csrf_input
+
+
+def _button_token(render: _Render) -> str:
+    """``"~TOKEN"`` (the request's CSRF token), or ``""`` with CSRF off."""
+    if not render.csrf_enabled:
+        return ""
+    return BUTTON_TOKEN_SEPARATOR + _attr_value(generate_csrf())
 
 
 class MacroHelper:
@@ -249,40 +259,44 @@ class MacroHelper:
     ) -> Markup:
         """``fa.button``: see ``macros.html``.
 
-        Outside any ``fa.form`` (in a hand-written form) the button carries the
-        CSRF field: a hidden input inside a ``<button>`` is submitted with its
-        form, so the button works without more markup.
+        Outside any ``fa.form`` (in a hand-written form, which may have no CSRF
+        field) the button's value also carries the CSRF token, ``REF~TOKEN``:
+        only the clicked button is submitted, so a form of many buttons sends
+        one token.
         """
         # A page may hold a button per row: the common case (a bound action,
         # a text label, no attributes) takes the fewest steps.
         render = _render()
         resolved = target if type(target) is BoundAction else _resolve(target)
-        ref = render.ref(resolved)  # base64url and ".": nothing to escape
+        value = render.ref(resolved)  # base64url and ".": nothing to escape
+        if not render.forms:
+            token = render.button_token
+            if token is None:
+                token = render.button_token = _button_token(render)
+            value += token
         if label is None and caller is None:
             label = self.label(resolved)
         # Only plain str labels are cached: Markup("<b>Go</b>") and the text
         # "<b>Go</b>" are equal keys, yet only one of them may go unescaped.
         if type(label) is str and caller is None and not attributes:
-            tails = render.label_tails[1 if render.forms else 0]
-            tail = tails.get(label)
+            tail = render.label_tails.get(label)
             if tail is None:
-                tail = tails[label] = self._tail(render, "", _attr_value(label))
+                tail = render.label_tails[label] = self._tail(
+                    render, "", _attr_value(label)
+                )
         else:
             inner = str(caller()) if caller is not None else _attr_value(label)
             merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
             tail = self._tail(render, str(self.attrs(merged)), inner)
         # str.__new__: the markup is built here, escaped where needed, so
         # Markup's own check for an __html__ method is work for nothing.
-        return str.__new__(Markup, render.button_head + ref + tail)
+        return str.__new__(Markup, render.button_head + value + tail)
 
     @staticmethod
     def _tail(render: _Render, attributes: str, inner: str) -> str:
-        """A button's markup after its ref: its other attributes, the CSRF
-        field when no fa.form encloses it, and ``inner``."""
-        csrf = ""
-        if not render.forms and render.csrf_enabled:
-            csrf = _csrf_input(render)
-        return f"{render.button_tail}{attributes}>{csrf}{inner}</button>"
+        """A button's markup after its value: its other attributes and
+        ``inner``."""
+        return f"{render.button_tail}{attributes}>{inner}</button>"
 
     def label(self, target: Target | str) -> str:
         return _resolve(target).action.func_name.replace("_", " ").capitalize()

@@ -24,6 +24,9 @@ from .exceptions import PayloadTooLarge
 
 ACTION_FIELD = "_action"
 BUTTON_FIELD = "_button"
+#: Separates the ref from the CSRF token in the value of an ``fa.button``
+#: outside an ``fa.form`` (``"REF~TOKEN"``): neither contains it.
+BUTTON_TOKEN_SEPARATOR = "~"
 ACTION_HEADER = "X-Action"
 MODE_HEADER = "X-Flask-Actions"
 
@@ -81,12 +84,22 @@ def read_ref() -> str | None:
             "This request names more than one action. A form carries one _action"
             " field and at most one clicked _button; a script call one X-Action header."
         )
-    ref = (buttons or headers or actions)[0].strip()
+    ref = (buttons or headers or actions)[0]
+    ref = ref.partition(BUTTON_TOKEN_SEPARATOR)[0].strip() if buttons else ref.strip()
     if not ref:
         raise MalformedRequest(
             "The request names an action, but the action field is empty."
         )
     return ref
+
+
+def button_csrf_token(form: MultiDict[str, str]) -> str | None:
+    """The CSRF token the clicked ``fa.button`` brought in its value, if any
+    (a button outside an ``fa.form``, whose form may have no token field)."""
+    value = form.get(BUTTON_FIELD)
+    if value is None:
+        return None
+    return value.partition(BUTTON_TOKEN_SEPARATOR)[2].strip() or None
 
 
 def response_mode() -> Mode:

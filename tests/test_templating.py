@@ -13,6 +13,7 @@ from marshmallow import validate
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
+from flask_actions import revalidate_path
 from flask_actions.testing import prepare
 
 LIST = """{% import "flask_actions/macros.html" as fa %}
@@ -181,35 +182,102 @@ def test_a_button_in_a_hand_written_form_carries_the_csrf_token(
     items_app: tuple[Flask, list[dict[str, t.Any]]],
 ) -> None:
     app, items = items_app
-    app.jinja_env.globals["items"] = items
+    items.append({"id": 3, "title": "three"})
     page = (
         '{% import "flask_actions/macros.html" as fa %}'
         '<form method="get" action="/search"><input name="q">'
-        '{{ fa.button(action("items.delete").bind(1), "Delete") }}</form>'
+        "{% for id in [1, 2, 3] %}"
+        '{{ fa.button(action("items.delete").bind(id), "Delete") }}'
+        "{% endfor %}</form>"
         '{% call fa.form(action("items.delete").bind(2)) %}'
         '{{ fa.button(action("items.delete").bind(2)) }}{% endcall %}'
     )
-    with app.test_request_context("/"):
-        html = render_template_string(page)
-    hand_written, ours = re.findall(r"<form.*?</form>", html, re.S)
-    assert hand_written.count('name="csrf_token"') == 1
-    assert ours.count('name="csrf_token"') == 1, "no second token inside fa.form"
     client = app.test_client()
     with client.session_transaction() as sess, app.test_request_context("/"):
         html = render_template_string(page)
         from flask import session
 
         sess.update(session)
-    button = re.search(r'name="_button" value="([^"]+)"', html)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert button and token
-    response = client.post(
-        "/",
-        data={"q": "x", "_button": button.group(1), "csrf_token": token.group(1)},
-        headers={"Origin": "http://localhost"},
-    )
+    hand_written, ours = re.findall(r"<form.*?</form>", html, re.S)
+    # The token travels in each button's own value, so the form sends one
+    # token, whichever button is clicked, and holds no field for it.
+    assert "csrf_token" not in hand_written
+    values = re.findall(r'name="_button" value="([^"]+)"', hand_written)
+    assert len(values) == 3
+    tokens = {value.partition("~")[2] for value in values}
+    assert len(tokens) == 1 and "" not in tokens
+    # Inside fa.form the form's own field carries it.
+    assert ours.count('name="csrf_token"') == 1
+    assert "~" not in re.findall(r'name="_button" value="([^"]+)"', ours)[0]
+
+    origin = {"Origin": "http://localhost"}
+    ref, _, token = values[2].partition("~")
+    for value, reason in ((ref, "missing"), (f"{ref}~{token[:-2]}xx", "invalid")):
+        response = client.post(
+            "/",
+            data={"q": "x", "_button": value},
+            headers={**origin, "Accept": "application/json"},
+        )
+        assert response.status_code == 403
+        assert f"The CSRF token is {reason}" in response.get_json()["message"]
+    assert [i["id"] for i in items] == [1, 2, 3]
+    # What a browser sends for a click: the form's fields and that button.
+    response = client.post("/", data={"q": "x", "_button": values[2]}, headers=origin)
     assert response.status_code == 303
-    assert [i["id"] for i in items] == [2]
+    assert [i["id"] for i in items] == [1, 2]
+
+
+HAND_WRITTEN = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
+<title>Items</title>{{ fa.script() }}
+<form method="post"><input name="note" value="kept">
+{% for item in items %}<p id="item-{{ item.id }}">{{ item.title }}
+{{ fa.button(action("items.delete").bind(item.id), "Delete " ~ item.title) }}</p>
+{% endfor %}</form>"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("js", [False, True], ids=["no-js", "js"])
+def test_a_browser_clicks_a_button_of_a_hand_written_form(
+    js: bool, live_server: t.Any, browser_page: t.Any
+) -> None:
+    bp = ActionBlueprint("items", __name__)
+    items = [{"id": i, "title": t} for i, t in enumerate(["one", "two", "three"], 1)]
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(HAND_WRITTEN, items=items)
+
+    @bp.action
+    def delete(item_id: int) -> None:
+        items[:] = [i for i in items if i["id"] != item_id]
+        revalidate_path("/")
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="browser secret " * 3)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    server = live_server(app)
+    page = browser_page(js=js)
+    posts: list[str] = []
+    page.on(
+        "request",
+        lambda r: posts.append(r.post_data or "") if r.method == "POST" else None,
+    )
+    page.goto(server.url + "/")
+    page.get_by_role("button", name="Delete two").click()
+    page.locator("#item-2").wait_for(state="detached")
+
+    assert [i["id"] for i in items] == [1, 3]
+    assert page.locator("#item-1").count() == 1 and page.locator("#item-3").count() == 1
+    # One POST, with the form's field and the clicked button, whose value
+    # brought the one CSRF token: none of the other buttons' tokens.
+    assert len(posts) == 1
+    if "Content-Disposition" in posts[0]:  # the script sends FormData
+        fields = re.findall(r'Content-Disposition: form-data; name="([^"]+)"', posts[0])
+    else:
+        fields = [part.partition("=")[0] for part in posts[0].split("&")]
+    assert sorted(fields) == ["_button", "note"]
+    assert "csrf_token" not in posts[0]
 
 
 def test_errors_take_attributes_and_invalid_links_the_input(
