@@ -268,12 +268,12 @@ class MacroHelper:
         # a text label, no attributes) takes the fewest steps.
         render = _render()
         resolved = target if type(target) is BoundAction else _resolve(target)
-        value = render.ref(resolved)  # base64url and ".": nothing to escape
+        ref = render.ref(resolved)  # base64url and ".": nothing to escape
+        token = ""
         if not render.forms:
             token = render.button_token
             if token is None:
                 token = render.button_token = _button_token(render)
-            value += token
         if label is None and caller is None:
             label = self.label(resolved)
         # Only plain str labels are cached: Markup("<b>Go</b>") and the text
@@ -290,7 +290,7 @@ class MacroHelper:
             tail = self._tail(render, str(self.attrs(merged)), inner)
         # str.__new__: the markup is built here, escaped where needed, so
         # Markup's own check for an __html__ method is work for nothing.
-        return str.__new__(Markup, render.button_head + value + tail)
+        return str.__new__(Markup, f"{render.button_head}{ref}{token}{tail}")
 
     @staticmethod
     def _tail(render: _Render, attributes: str, inner: str) -> str:
