@@ -269,7 +269,7 @@ class MacroHelper:
         render = _render()
         resolved = target if type(target) is BoundAction else _resolve(target)
         ref = render.ref(resolved)  # base64url and ".": nothing to escape
-        token = ""
+        token: str | None = ""
         if not render.forms:
             token = render.button_token
             if token is None:
