@@ -194,10 +194,8 @@ def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
     req = current_request()
     if req.mimetype in _FORM_MIMETYPES:
         form = req.form
-        token = form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-        if token:
-            return token
-        token = button_csrf_token(form)
+        field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        token = form.get(field) or button_csrf_token(form)
         if token:
             return token
     for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):

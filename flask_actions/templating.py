@@ -269,11 +269,9 @@ class MacroHelper:
         render = _render()
         resolved = target if type(target) is BoundAction else _resolve(target)
         ref = render.ref(resolved)  # base64url and ".": nothing to escape
-        token: str | None = ""
-        if not render.forms:
-            token = render.button_token
-            if token is None:
-                token = render.button_token = _button_token(render)
+        token = "" if render.forms else render.button_token
+        if token is None:
+            token = render.button_token = _button_token(render)
         if label is None and caller is None:
             label = self.label(resolved)
         # Only plain str labels are cached: Markup("<b>Go</b>") and the text

@@ -13,8 +13,7 @@
 - ``/rows-ready``: ``rows.html`` with the real ``bind`` and a ``fa.button``
   that does no work: it returns one real button's markup, made once, for
   every row (so the page has the real size). The floor under any
-  implementation of ``fa.button``.
-
+  implementation of ``fa.button``;
 - ``/rows-context``: one call a row to a function that takes the template
   context (``jinja2.pass_context``), which direct calls hand on to Jinja's
   ``Context.call``: what they cost such calls.
