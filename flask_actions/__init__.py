@@ -6,6 +6,7 @@ from .exceptions import ActionRejected as ActionRejected
 from .extension import ActionExtension as ActionExtension
 from .results import ActionResult as ActionResult
 from .results import delete_cookie as delete_cookie
+from .results import keep_changes as keep_changes
 from .results import redirect as redirect
 from .results import revalidate_path as revalidate_path
 from .results import revalidate_tag as revalidate_tag

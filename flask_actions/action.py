@@ -112,6 +112,9 @@ class Action(t.Generic[P, R]):
                 " flask-actions reserves for itself. Rename the field or give it"
                 " another data_key."
             )
+        #: Whether a result can tell that the function itself ran (see
+        #: :func:`~flask_actions.results.watch_own_call`).
+        self.watched = False
         self._signature: inspect.Signature | None = None
         #: Counts of bound arguments already found to fit (checked per request).
         self._fitting_counts: set[int] = set()

@@ -22,6 +22,7 @@ from .action import Action
 from .action import check_csrf_field
 from .action import make_schema
 from .action import SchemaLike
+from .results import watch_own_call
 
 if t.TYPE_CHECKING:
     from flask.sansio.app import App
@@ -97,7 +98,8 @@ class ActionsMixin:
             if isinstance(f, Action):
                 raise TypeError(f"{f.name!r} is already an action.")
             full_name = self._action_name(name or f.__name__)
-            wrapped: t.Callable[..., t.Any] = f
+            wrapped: t.Callable[..., t.Any] = watch_own_call(f)
+            watched = wrapped is not f
             for deco in reversed(decorators):
                 wrapped = deco(wrapped)
             action: Action[t.Any, t.Any] = Action(
@@ -105,6 +107,7 @@ class ActionsMixin:
                 name=full_name,
                 schema=make_schema(schema, f.__name__.title().replace("_", "")),
             )
+            action.watched = watched
             if any(a.name == full_name for a in self._actions):
                 raise ValueError(
                     f"An action named {full_name!r} is already registered."

@@ -44,13 +44,18 @@ from .respond import match_get_route
 from .respond import respond
 from .results import ActionResult
 from .results import begin_effects
+from .results import begin_own_call
 from .results import Effects
 from .results import end_effects
+from .results import end_own_call
 from .results import Redirect
 from .signals import action_failed
 from .signals import action_started
 from .signals import action_succeeded
 from .signals import redirected
+
+if t.TYPE_CHECKING:
+    from .action import Action
 
 logger = logging.getLogger("flask_actions")
 
@@ -185,6 +190,43 @@ def run_action(**_view_args: t.Any) -> t.Any:
     return respond(submission, result, effects, passthrough)
 
 
+def refused_before_the_action(response: Response) -> Response:
+    """An ``after_request`` function: report a call that a ``before_request``
+    function (or a ``url_value_preprocessor``) refused before the action's
+    view was reached, as a failed result with the refusal's status.
+
+    Without JavaScript the refusal's own response (the sign-in redirect, the
+    403 page) is what the user gets; a script gets the result as JSON, with
+    the sign-in page as its ``redirect``.
+    """
+    submission = g.pop(_G_SUBMISSION, None)
+    if submission is None:
+        return response
+    action = submission.entry.action
+    result = ActionResult(
+        ok=False,
+        status=response.status_code,
+        action=action.name,
+        args=submission.args,
+        values=submission.values,
+    )
+    location = response.location if 300 <= response.status_code < 400 else None
+    if location:
+        result.status = 401
+        if security.is_safe_redirect(location):
+            result.redirect = location
+        else:
+            _refuse_redirect(result, location)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _announce(app, action, result, None)
+    if submission.mode == "form":
+        return response
+    body = {**result.to_json(), "html": None}
+    return app.response_class(
+        codec.json_text(body), status=result.status, mimetype="application/json"
+    )
+
+
 def _error_reference() -> str:
     return f"E-{secrets.token_hex(5).upper()}"
 
@@ -210,10 +252,21 @@ def _snapshot(mapping: t.Any) -> dict[str, t.Any]:
     return copy.deepcopy(saved)
 
 
+#: Statuses that make a browser send the form again to the new location.
+_METHOD_KEEPING = (307, 308)
+
+
 def invoke(
     submission: Submission,
 ) -> tuple[ActionResult, Effects, Response | None]:
-    """Run the action of a checked submission and build its result."""
+    """Run the action of a checked submission and build its result.
+
+    The call's outcomes, each handled by its own function below: a return
+    value, a response of its own, a redirect, a failure (validation, an
+    :class:`ActionError`, an HTTP error, a crash). A call that a decorator or
+    hook refused (the action's own function never ran) is a failure with the
+    status of the refusal.
+    """
     entry = submission.entry
     action = entry.action
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -224,6 +277,7 @@ def invoke(
     exception: BaseException | None = None
     effects = begin_effects()
     saved_session = _snapshot(session)
+    ran, token = begin_own_call()
     try:
         if submission.soft_rejection is not None:
             raise ActionError(
@@ -240,41 +294,24 @@ def invoke(
                 app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
             )
         rv = app.ensure_sync(action.func)(*call_args)
+        result.ran = _ran(action, ran, refusal=isinstance(rv, Response))
+        if not result.ran and not isinstance(rv, Response):
+            rv = app.make_response(rv)  # a decorator's answer: a view's return value
         if isinstance(rv, Response):
-            passthrough = rv
-            result.status = rv.status_code
-            result.ok = rv.status_code < 400
-            result.redirect = rv.location if rv.status_code in range(300, 400) else None
+            passthrough = _own_response(action, result, rv)
         else:
             result.ok, result.status, result.data = True, 200, rv
     except Redirect as r:
-        if security.is_safe_redirect(r.location):
-            result.ok, result.status, result.redirect = True, r.code, r.location
-            redirected.send(
-                app,
-                action=action,
-                location=r.location,
-                code=r.code,
-                _async_wrapper=app.ensure_sync,
-            )
-        else:
-            logger.warning(
-                "Action %s tried to redirect to %r, which is not allowed"
-                " (add its host to ACTIONS_ALLOWED_REDIRECT_HOSTS if it is"
-                " yours).",
-                action.name,
-                r.location,
-            )
-            result.status, result.message = (
-                400,
-                "The action tried to send you to another site, which is not allowed.",
-            )
+        result.ran = _ran(action, ran, refusal=False)
+        _follow(action, result, r.location, r.code)
     except ValidationError as e:
         exception = e
+        result.ran = ran[0]
         result.status = 422
         result.errors, result.message = _validation_result(e)
     except ActionError as e:
         exception = e
+        result.ran = ran[0]
         result.status, result.message, result.errors = (
             e.status,
             e.message,
@@ -282,30 +319,17 @@ def invoke(
         )
     except HTTPException as e:
         exception = e
+        result.ran = _ran(action, ran, refusal=True)
         result.status, result.message = e.code or 500, e.description
     except Exception as e:
         exception = e
-        # "Nothing was saved": drop the cookies and session changes it made.
-        effects.cookies.clear()
-        if dict(session) != saved_session:
-            session.clear()
-            session.update(saved_session)
-        reference = _error_reference()
-        logger.exception(
-            "Action %s failed with an unexpected error (reference %s)",
-            action.name,
-            reference,
-        )
-        result.status, result.reference = 500, reference
-        if app.debug or app.testing:
-            result.message = f"{type(e).__name__}: {e} (reference {reference})"
-        else:
-            result.message = (
-                "Something went wrong on our side and nothing was saved. Please try"
-                f" again; if it happens again, quote reference {reference}."
-            )
+        result.ran = ran[0]
+        _crashed(app, result, e)
     finally:
+        end_own_call(token)
         end_effects()
+        if not result.ok and not effects.keep:
+            _undo(effects, saved_session)
         if result.ok and result.message is None:
             result.message = effects.message
         result.revalidated_paths = list(effects.paths)
@@ -316,7 +340,120 @@ def invoke(
         replaced = app.ensure_sync(hook)(action, result)
         if replaced is not None:
             result = replaced
+    _announce(app, action, result, exception)
+    return result, effects, passthrough
 
+
+def _ran(action: Action[t.Any, t.Any], box: list[bool], *, refusal: bool) -> bool:
+    """Whether the action's own function ran. An action whose decorators are
+    stacked under ``@bp.action`` cannot be watched: there an outcome shaped
+    like a refusal (a response, an HTTP error) counts as one."""
+    if action.watched:
+        return box[0]
+    return not refusal
+
+
+def _own_response(
+    action: Action[t.Any, t.Any], result: ActionResult, response: Response
+) -> Response | None:
+    """Record a response the action (or a decorator refusing it) returned; the
+    response itself, unless it is a redirect, which is checked and followed as
+    :func:`~flask_actions.redirect` is."""
+    status = response.status_code
+    if 300 <= status < 400 and response.location:
+        if result.ran:
+            _follow(action, result, response.location, status)
+        else:  # sent to sign in: a refusal, and the user still goes there
+            result.status = 401
+            if security.is_safe_redirect(response.location):
+                result.redirect = response.location
+            else:
+                _refuse_redirect(result, response.location)
+        return None
+    result.status = status
+    result.ok = status < 400 and result.ran
+    return response
+
+
+def _follow(
+    action: Action[t.Any, t.Any], result: ActionResult, location: str, code: int
+) -> None:
+    """Succeed with a redirect to ``location``, if it may be followed."""
+    result.ok = True
+    if not security.is_safe_redirect(location):
+        _refuse_redirect(result, location)
+        result.status = 303
+        return
+    # A 307 or 308 would make the browser send the form again, to the target.
+    result.status = 303 if code in _METHOD_KEEPING else code
+    result.redirect = location
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    redirected.send(
+        app,
+        action=action,
+        location=location,
+        code=result.status,
+        _async_wrapper=app.ensure_sync,
+    )
+
+
+def _refuse_redirect(result: ActionResult, location: str) -> None:
+    logger.warning(
+        "Action %s tried to send the user to %r, which is not this site, so the"
+        " user stays on the page (add the host to ACTIONS_ALLOWED_REDIRECT_HOSTS if"
+        " it is yours).",
+        result.action,
+        location,
+    )
+    result.redirect, result.redirect_refused = None, location
+    if result.ok:
+        result.message = (
+            "Done. The link it wanted to open leads to another site, so you stay"
+            " on this page."
+        )
+    else:
+        result.message = "The link it wanted to open leads to another site."
+
+
+def _crashed(app: Flask, result: ActionResult, error: Exception) -> None:
+    reference = _error_reference()
+    logger.exception(
+        "Action %s failed with an unexpected error (reference %s)",
+        result.action,
+        reference,
+        exc_info=error,
+    )
+    result.status, result.reference = 500, reference
+    if app.debug or app.testing:
+        result.message = f"{type(error).__name__}: {error} (reference {reference})"
+    else:
+        result.message = (
+            "Something went wrong on our side and nothing was saved. Please try"
+            f" again; if it happens again, quote reference {reference}."
+        )
+
+
+def _undo(effects: Effects, saved_session: dict[str, t.Any]) -> None:
+    """A failure leaves the browser as it was: the session as before the call
+    (but for flashed messages, which tell the user why) and no cookies."""
+    effects.cookies.clear()
+    flashes = session.get("_flashes")
+    current = dict(session)
+    current.pop("_flashes", None)
+    before = {k: v for k, v in saved_session.items() if k != "_flashes"}
+    if current != before:
+        session.clear()
+        session.update(before)
+    if flashes:
+        session["_flashes"] = flashes
+
+
+def _announce(
+    app: Flask,
+    action: Action[t.Any, t.Any],
+    result: ActionResult,
+    exception: BaseException | None,
+) -> None:
     if result.ok:
         if action_succeeded.receivers:
             action_succeeded.send(
@@ -330,4 +467,3 @@ def invoke(
             exception=exception,
             _async_wrapper=app.ensure_sync,
         )
-    return result, effects, passthrough

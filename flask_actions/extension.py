@@ -52,6 +52,7 @@ from .action import check_csrf_field
 from .blueprint import ActionsMixin
 from .cli import actions_cli
 from .dispatch import recognise
+from .dispatch import refused_before_the_action
 from .dispatch import run_action
 
 DEFAULTS: dict[str, t.Any] = {
@@ -108,6 +109,7 @@ class ActionExtension(ActionsMixin):
         app.extensions["actions"] = State(self, run_action)
         request_started.connect(recognise, app, weak=False)
         app.after_request(carry.consume)
+        app.after_request(refused_before_the_action)
         app.register_blueprint(_assets)
         templating.install(app)
         app.cli.add_command(actions_cli)

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
+from urllib.parse import quote
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
@@ -19,6 +21,8 @@ from flask import current_app
 from flask import render_template
 from flask import request
 from flask import session
+from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
@@ -46,7 +50,7 @@ def respond(
     if passthrough is not None and not (submission.mode != "form" and result.redirect):
         response = passthrough
     elif submission.mode == "form":
-        response = _form_response(submission, result)
+        response = _form_response(submission, result, effects)
     else:
         response = _json_response(submission, result, effects)
         ours = True
@@ -65,15 +69,35 @@ def respond(
     return response
 
 
+#: What may stay as it is in the path of a URL we write into a page or a
+#: ``Location``: everything else (``\\``, ``%``, spaces, controls, quotes,
+#: non-ASCII) is percent-encoded, so the browser reads the path the server saw.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%"
+
+
 def same_page_url() -> str:
-    """The URL of the page the form was posted to (path and query)."""
-    query = request.query_string.decode("latin-1")
-    return request.script_root + request.path + (f"?{query}" if query else "")
+    """The URL of the page the form was posted to (path and query), encoded.
+
+    The path Werkzeug hands over is decoded (``/%5Cevil.example`` is
+    ``/\\evil.example``), and a browser reads ``/\\host`` or ``//host`` as
+    another site: the path is encoded again and can never start with two
+    slashes.
+    """
+    path = quote(request.script_root + request.path, safe=_PATH_SAFE)
+    if path.startswith("//"):
+        path = "/%2F" + path[2:]
+    query = quote(request.query_string.decode("latin-1"), safe=_QUERY_SAFE)
+    return path + (f"?{query}" if query else "")
 
 
-def _form_response(submission: Submission, result: ActionResult) -> Response:
+def _form_response(
+    submission: Submission, result: ActionResult, effects: Effects
+) -> Response:
+    if not result.ok and result.redirect:  # refused: sent to sign in first
+        return current_app.redirect(result.redirect, 303)
     if not result.ok:
-        response = render_page(submission, result, request.path)
+        response = render_page(submission, result, request.path, effects)
         if response.status_code == 200:
             response.status_code = result.status
         return response
@@ -93,7 +117,7 @@ def _form_response(submission: Submission, result: ActionResult) -> Response:
         result.action,
         path,
     )
-    return render_page(submission, result, path)
+    return render_page(submission, result, path, effects)
 
 
 def _local_path(location: str) -> str | None:
@@ -117,16 +141,18 @@ def _json_response(
     # fetch() would follow a 3xx itself: a redirect travels in the body.
     status = 200 if result.ok and result.redirect else result.status
     body["status"] = status
-    if submission.mode in ("enhanced", "call") and not result.redirect:
-        changed = bool(
-            result.revalidated_paths or result.revalidated_tags or effects.cookies
-        )
-        # A failed form shows its errors in the page; a failed call rejects.
-        failed_form = not result.ok and submission.mode == "enhanced"
-        if failed_form or (result.ok and (changed or session.modified)):
-            page = render_page(submission, result, req.path)
-            if page.status_code < 300 or page.status_code == result.status:
-                body["html"] = page.get_data(as_text=True)
+    if _wants_page(submission, result, effects):
+        rendered_at = time.time_ns()
+        page = render_page(submission, result, req.path, effects)
+        if page.status_code < 300 or page.status_code == result.status:
+            body["html"] = page.get_data(as_text=True)
+            body["rendered_at"] = rendered_at
+    soft = submission.soft_rejection
+    if soft is not None:
+        body["code"] = soft.reason
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            # What every form on the page needs to be sent again.
+            body["csrf_token"] = generate_csrf()
     response = current_app.response_class(
         codec.json_text(body), status=status, mimetype="application/json"
     )
@@ -138,6 +164,28 @@ def _json_response(
         if sealed is not None:
             carry.attach(response, sealed)
     return response
+
+
+#: A script's request header: ``none`` asks for no page in the answer.
+PAGE_HEADER = "X-Flask-Actions-Page"
+
+
+def _wants_page(submission: Submission, result: ActionResult, effects: Effects) -> bool:
+    """Whether a JSON answer carries the page.
+
+    An enhanced form gets the page the no-JavaScript flow would show (its
+    errors, or what the 303 leads to), a call only when the action changed
+    something the page may show; neither when the client asked for no page
+    or is about to navigate away.
+    """
+    if submission.mode not in ("enhanced", "call") or result.redirect:
+        return False
+    if current_request().headers.get(PAGE_HEADER, "").lower() == "none":
+        return False
+    if submission.mode == "enhanced":
+        return True
+    changed = result.revalidated_paths or result.revalidated_tags or effects.cookies
+    return result.ok and bool(changed or session.modified)
 
 
 def match_get_route(path: str) -> tuple[Rule, dict[str, t.Any]] | None:
@@ -152,45 +200,73 @@ def match_get_route(path: str) -> tuple[Rule, dict[str, t.Any]] | None:
     return rule, dict(args)
 
 
-def render_page(submission: Submission, result: ActionResult, path: str) -> Response:
+def render_page(
+    submission: Submission,
+    result: ActionResult,
+    path: str,
+    effects: Effects | None = None,
+) -> Response:
     """Render the page at ``path`` as a GET would, inside this request.
 
-    The page's own ``url_value_preprocessors`` and those of its blueprints'
-    ``before_request`` functions that have not run yet (the action's blueprints
-    ran theirs) run first; then its view. ``action_result()`` returns
-    ``result`` meanwhile. If no GET route serves ``path``, a small page with
-    the message, the errors and the submitted values is rendered instead, so
-    that nothing the user typed is lost.
+    The page is only shown to whom its own GET would show it: every
+    ``url_value_preprocessor`` and ``before_request`` function that a GET of
+    the page passes through (the app's and its blueprints', including those
+    that already ran for the action, since they judged the action, not the
+    page) runs first, with the page's endpoint. If one of them refuses
+    (returns a response or raises an HTTP error), or no GET route serves
+    ``path``, a small page with only the message, the errors and the
+    submitted values is rendered instead, so that nothing the user typed is
+    lost and nothing of the page leaks.
+
+    ``action_result()`` returns ``result`` meanwhile, and ``request.cookies``
+    already holds the cookies the action set or deleted.
     """
     carry.set_current(result)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     match = submission.page() if path == request.path else match_get_route(path)
     if match is None:
-        html = render_template("flask_actions/result.html", result=result)
-        return t.cast(Response, app.make_response((html, result.status)))
+        return _result_page(result)
     rule, view_args = match
-    saved = (request.method, request.url_rule, request.view_args)
-    ran = set(blueprint_chain(submission.entry.blueprint))
+    saved = (request.method, request.url_rule, request.view_args, request.cookies)
     request.method = "GET"
     request.url_rule = rule
     request.view_args = dict(view_args)
+    if effects is not None and effects.cookies:
+        request.cookies = _cookies_after(request.cookies, effects)
     try:
         page_bps = blueprint_chain(rule.endpoint.rpartition(".")[0] or None)
-        rv: t.Any = None
         for name in (None, *page_bps):
             for url_func in app.url_value_preprocessors.get(name, ()):
                 url_func(rule.endpoint, request.view_args)
-        for name in page_bps:
-            if name in ran:
-                continue
+        for name in (None, *page_bps):
             for before in app.before_request_funcs.get(name, ()):
-                rv = app.ensure_sync(before)()
-                if rv is not None:
-                    break
-            if rv is not None:
-                break
-        if rv is None:
-            rv = app.ensure_sync(app.view_functions[rule.endpoint])(**request.view_args)
+                if app.ensure_sync(before)() is not None:
+                    return _result_page(result)
+        rv = app.ensure_sync(app.view_functions[rule.endpoint])(**request.view_args)
         return t.cast(Response, app.make_response(rv))
+    except HTTPException:
+        return _result_page(result)
     finally:
-        request.method, request.url_rule, request.view_args = saved
+        request.method, request.url_rule, request.view_args, request.cookies = saved
+
+
+def _result_page(result: ActionResult) -> Response:
+    """The page of last resort: the result and what the user submitted."""
+    html = render_template("flask_actions/result.html", result=result)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return t.cast(Response, app.make_response((html, result.status)))
+
+
+def _cookies_after(
+    cookies: t.Mapping[str, str], effects: Effects
+) -> ImmutableMultiDict[str, str]:
+    """The request's cookies as the browser will send them after this
+    response: with the action's :func:`~flask_actions.set_cookie` and
+    :func:`~flask_actions.delete_cookie` applied."""
+    after = dict(cookies)
+    for method, args, options in effects.cookies:
+        if method == "set_cookie":
+            after[args[0]] = args[1] if len(args) > 1 else options.get("value", "")
+        else:
+            after.pop(args[0], None)
+    return ImmutableMultiDict(after)

@@ -10,7 +10,10 @@ invalidated after the data they describe was committed.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import functools
+import inspect
 import typing as t
 
 from flask import current_app
@@ -60,6 +63,13 @@ class ActionResult:
     action: str | None = None
     #: The bound arguments it ran with.
     args: tuple[t.Any, ...] = ()
+    #: Whether the action's own function ran. ``False`` when a decorator, a
+    #: hook or a ``before_request`` function refused the call, or the payload
+    #: did not validate (see ``docs/actions.md``).
+    ran: bool = False
+    #: Where the action wanted to send the user when that was refused (another
+    #: site): the work was done, the user stayed on the page.
+    redirect_refused: str | None = None
 
     @property
     def revalidated(self) -> dict[str, list[str]]:
@@ -99,6 +109,7 @@ class ActionResult:
             "redirect": self.redirect,
             "revalidated": self.revalidated,
             "reference": self.reference,
+            "ran": self.ran,
         }
 
 
@@ -125,6 +136,8 @@ class Effects:
         default_factory=list
     )
     message: str | None = None
+    #: Set by :func:`keep_changes`: a failure keeps the session and cookies.
+    keep: bool = False
 
     def emit(self) -> None:
         """Send the revalidation signals for what was recorded."""
@@ -180,6 +193,76 @@ def redirect(location: str, code: int = 303) -> t.NoReturn:
             f"{code} is not a redirect status; use 303, 302, 301, 307 or 308."
         )
     raise Redirect(location, code)
+
+
+def keep_changes() -> None:
+    """Keep the running action's session and cookie changes even if it fails.
+
+    A failed action (a crash, a :class:`~marshmallow.ValidationError`, an
+    :class:`~flask_actions.ActionError`, an ``abort``) is undone as far as
+    the browser is concerned: the session is restored to what it was before
+    the call and the cookies set with :func:`set_cookie` are not sent, so the
+    user is where they were before pressing the button. Flashed messages are
+    the exception: they are how a failure speaks to the user. An action that
+    records a failure on purpose (a counter of failed sign-ins) calls this
+    first::
+
+        session["failed_logins"] = session.get("failed_logins", 0) + 1
+        keep_changes()
+        raise ActionError("Wrong e-mail or password.")
+    """
+    _require_effects("keep_changes").keep = True
+
+
+#: While an action request calls its action: ``[False]``, set to ``[True]``
+#: by the action's own function (see :func:`watch_own_call`).
+_own_call: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "flask_actions_own_call", default=None
+)
+_OWN_MARK = "__flask_actions_own__"
+
+
+def watch_own_call(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """Wrap an action's own function so that its result can tell whether it
+    ran, or whether a decorator around it refused the call.
+
+    A function that is already decorated (decorators stacked under
+    ``@bp.action``, visible by their ``__wrapped__``) cannot be watched from
+    inside: it is returned as it is.
+    """
+    if hasattr(func, "__wrapped__"):
+        return func
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def own_async(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            box = _own_call.get()
+            if box is not None:
+                box[0] = True
+            return await func(*args, **kwargs)
+
+        wrapper: t.Callable[..., t.Any] = own_async
+    else:
+
+        @functools.wraps(func)
+        def own(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            box = _own_call.get()
+            if box is not None:
+                box[0] = True
+            return func(*args, **kwargs)
+
+        wrapper = own
+    setattr(wrapper, _OWN_MARK, True)
+    return wrapper
+
+
+def begin_own_call() -> tuple[list[bool], contextvars.Token[list[bool] | None]]:
+    box = [False]
+    return box, _own_call.set(box)
+
+
+def end_own_call(token: contextvars.Token[list[bool] | None]) -> None:
+    _own_call.reset(token)
 
 
 def _revalidate(kind: t.Literal["paths", "tags"], value: str) -> None:
