@@ -24,6 +24,7 @@ from flask import current_app
 from flask import Flask
 from flask import g
 from flask import session
+from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
@@ -106,11 +107,16 @@ def recognise(app: Flask, **extra: t.Any) -> None:
             "This action does not exist (any more). The page may be older than the"
             " last deploy or its secret: reload the page and try again."
         )
+    # A page of this site whose token or form expired gets an answer it can
+    # recover from (the page with fresh tokens, what was typed kept).
+    recoverable = vouched and mode != "json"
     soft: ActionRejected | None = None
     try:
         security.check_csrf()
     except CSRFTokenInvalid as e:
-        if not (vouched and mode == "form"):
+        if recoverable and mode == "call":  # no page to render: the token only
+            e.fresh_token = generate_csrf()
+        if not recoverable or mode == "call":
             raise
         soft = e
 
@@ -119,7 +125,8 @@ def recognise(app: Flask, **extra: t.Any) -> None:
         args = _open_args(app, entry, token, config["ACTIONS_BOUND_MAX_AGE"])
     except BadBoundArguments as e:
         expired = isinstance(e.__cause__, BadToken) and e.__cause__.reason == "expired"
-        if not (expired and vouched and mode == "form"):
+        # A call has no form to refresh: only a page can bring fresh arguments.
+        if not (expired and recoverable and mode != "call"):
             raise
         soft = soft or e
         # Authentic, only old: its arguments still tell which form to refill.
@@ -217,7 +224,7 @@ def refused_before_the_action(response: Response) -> Response:
             result.redirect = location
         else:
             _refuse_redirect(result, location)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     _announce(app, action, result, None)
     if submission.mode == "form":
         return response

@@ -79,9 +79,15 @@ class ActionRejected(HTTPException):
                 "redirect": None,
                 "revalidated": {"paths": [], "tags": []},
                 "reference": None,
+                "ran": False,
                 "html": None,
+                **self.json_extra(),
             }
         )
+
+    def json_extra(self) -> dict[str, t.Any]:
+        """More of the JSON body, for a reason that carries data."""
+        return {}
 
 
 def _wants_json() -> bool:
@@ -106,6 +112,12 @@ class CSRFTokenInvalid(ActionRejected, Forbidden):
     """The CSRF token is missing, expired or does not match the session."""
 
     reason = "csrf"
+    #: A fresh token for the page of this site that sent an expired one, so
+    #: that it can send the call again without a reload.
+    fresh_token: str | None = None
+
+    def json_extra(self) -> dict[str, t.Any]:
+        return {"csrf_token": self.fresh_token} if self.fresh_token else {}
 
 
 class UnknownAction(ActionRejected, NotFound):

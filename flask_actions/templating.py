@@ -40,6 +40,12 @@ _G_RENDER = "_flask_actions_render"
 _BUTTON_OWN = frozenset(
     {"type", "name", "value", "formaction", "formmethod", "formnovalidate"}
 )
+#: The first submit button of every fa.form, so that Enter in one of its
+#: fields runs the form's own action, never an fa.button that comes first.
+_DEFAULT_BUTTON = (
+    '<button type="submit" hidden tabindex="-1" aria-hidden="true"'
+    " data-fa-default></button>"
+)
 _STATIC = Path(__file__).parent / "static"
 SCRIPT = "flask-actions.min.js"
 
@@ -238,7 +244,7 @@ class MacroHelper:
         enctype = ' enctype="multipart/form-data"' if files else ""
         html = (
             f'<form method="post"{enctype}{self.attrs(attributes, data_fa_form=True)}>'
-            f"{self.hidden(resolved)}"
+            f"{self.hidden(resolved)}{_DEFAULT_BUTTON}"
         )
         if caller is not None:
             forms = _render().forms
@@ -341,7 +347,12 @@ class MacroHelper:
         result = action_result(self._target(target))
         return result if result is not None and result.message else None
 
-    def script(self) -> Markup:
+    def script(self, nonce: str | None = None) -> Markup:
+        """``fa.script``: see ``macros.html``."""
+        if nonce is None:
+            # Flask-Talisman's csp_nonce(), or anything of that name.
+            csp_nonce = current_app.jinja_env.globals.get("csp_nonce")
+            nonce = csp_nonce() if callable(csp_nonce) else None
         src = url_for("flask_actions.static", filename=SCRIPT)
         html = (
             f'<meta name="csrf-token" content="{escape(generate_csrf())}">'
@@ -350,7 +361,7 @@ class MacroHelper:
         )
         html += (
             f'<script src="{escape(src)}" integrity="{_integrity()}"'
-            ' crossorigin="anonymous" defer></script>'
+            f'{self.attrs({"nonce": nonce})} crossorigin="anonymous" defer></script>'
         )
         return Markup(html)
 
