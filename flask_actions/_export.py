@@ -260,6 +260,16 @@ export interface ActionResult<D = unknown> {
   redirect: string | null;
   revalidated: { paths: string[]; tags: string[] };
   reference: string | null;
+  /** Whether the action's own function ran (false when it was refused). */
+  ran: boolean;
+  /** The page as it is now, when the answer carries it. */
+  html?: string | null;
+  /** When `html` was rendered (ns since the epoch): newer pages win. */
+  rendered_at?: number;
+  /** A rejection's reason ("csrf", "too_large", ...). */
+  code?: string;
+  /** A fresh CSRF token, after an expired one. */
+  csrf_token?: string;
 }
 
 /** What `FlaskActions.call` rejects with when the action fails. */
@@ -274,6 +284,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Follow a redirect the action asks for (default `true`). */
   navigate?: boolean;
+  /** `false`: the answer carries no page even if the action changed it. */
+  page?: boolean;
 }
 
 export interface FlaskActionsAPI {
