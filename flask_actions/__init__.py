@@ -14,3 +14,6 @@ from .results import set_cookie as set_cookie
 from .results import set_message as set_message
 from .templating import action_ref as action_ref
 from .templating import action_result as action_result
+from .uploads import File as File
+from .uploads import safe_filename as safe_filename
+from .uploads import UploadedFile as UploadedFile
