@@ -346,6 +346,11 @@ class _Reader(HTMLParser):
             owner = by_id.get(named) if named is not None else inside
             if owner is not None:
                 owner.elements.append(element)
+        for form in self.forms:  # one checked radio button per group: the last
+            radios = [c for c in form.controls if c.type == "radio" and c.checked]
+            last = {c.name: c for c in radios}
+            for control in radios:
+                control.checked = control is last[control.name]
 
 
 def read_forms(html: str) -> list[Form]:

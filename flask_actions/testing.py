@@ -207,9 +207,12 @@ def call(
     return CallResult(**_outcome(captured, response), response=response)
 
 
-def _outcome(captured: list[ActionResult], response: TestResponse) -> dict[str, t.Any]:
+def _outcome(
+    captured: list[ActionResult], response: TestResponse, *, page_ok: bool = False
+) -> dict[str, t.Any]:
     """The result's fields: those of the action's result if one ran, else
-    what the response says (a request rejected before any action ran)."""
+    what the response says: a request rejected before any action ran, or
+    (``page_ok``) a page that is no action's (ok below status 400)."""
     if captured:
         return {
             f.name: getattr(captured[-1], f.name)
@@ -232,10 +235,11 @@ def _outcome(captured: list[ActionResult], response: TestResponse) -> dict[str, 
             "revalidated_tags": list(revalidated.get("tags", [])),
             "reference": body.get("reference"),
         }
+    ok = page_ok and response.status_code < 400
     return {
-        "ok": False,
+        "ok": ok,
         "status": response.status_code,
-        "message": response.get_data(as_text=True),
+        "message": None if ok else response.get_data(as_text=True),
     }
 
 
@@ -355,9 +359,7 @@ def submit(
                 content_type="application/x-www-form-urlencoded",
                 headers=sent,
             )
-    fields = _outcome(captured, response)
-    if not captured and method == "get":  # not an action: a page
-        fields = {"ok": response.status_code < 400, "status": response.status_code}
+    fields = _outcome(captured, response, page_ok=True)
     next_page, next_url, page_response = _next_page(
         client, response, target, method, mode, html, page_url
     )
@@ -421,7 +423,7 @@ def _choose(
         if found:
             raise LookupError(
                 f"{len(found)} buttons match {button!r}: pass form= to say in which"
-                f" form. {_listing(app, list(dict.fromkeys(f for f, _ in found)))}"
+                f" form. {_listing(app, [f for f in candidates if any(f is g for g, _ in found)])}"
             )
         raise LookupError(f"No button matches {button!r}. {_listing(app, candidates)}")
     chosen, pressed = found[0]
