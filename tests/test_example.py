@@ -9,16 +9,16 @@ import logging
 import multiprocessing
 import sqlite3
 import typing as t
-from html.parser import HTMLParser
 
 import pytest
 from flask import Flask
-from werkzeug.datastructures import MultiDict
 
 from examples.todos import app as todo_app
 from examples.todos import db
 from flask_actions.testing import call
 from flask_actions.testing import CallResult
+from flask_actions.testing import submit
+from flask_actions.testing import SubmitResult
 
 Mode = t.Literal["form", "json"]
 MODES = ["form", "json"]
@@ -67,67 +67,17 @@ def page(client: t.Any, url: str = "/") -> str:
     return t.cast(str, response.get_data(as_text=True))
 
 
+def next_page(result: SubmitResult) -> str:
+    """The page a submission led to, which must have loaded."""
+    assert result.page_response is not None
+    assert result.page_response.status_code == 200
+    assert result.page is not None
+    return result.page
+
+
 def body(result: CallResult) -> str:
     assert result.response is not None
     return result.response.get_data(as_text=True)
-
-
-# --- a tiny HTML form reader, to post what the page really renders -----------
-
-
-class _Forms(HTMLParser):
-    """Collects the forms of a page: their fields and submit buttons."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, t.Any]] = []
-        self._button: dict[str, t.Any] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append({"attrs": a, "fields": [], "buttons": []})
-        elif not self.forms:
-            return
-        elif tag == "input" and a.get("type") != "submit":
-            self.forms[-1]["fields"].append((a.get("name", ""), a.get("value", "")))
-        elif tag == "button":
-            self._button = {**a, "text": ""}
-            self.forms[-1]["buttons"].append(self._button)
-
-    def handle_data(self, data: str) -> None:
-        if self._button is not None:
-            self._button["text"] += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "button":
-            self._button = None
-
-
-def submit(
-    client: t.Any,
-    html: str,
-    form_class: str,
-    button: str,
-    index: int = 0,
-    **values: str,
-) -> t.Any:
-    """Click ``button`` (its text) in the ``index``-th form of ``form_class``,
-    as a browser without JavaScript would, after typing ``values``."""
-    parser = _Forms()
-    parser.feed(html)
-    forms = [f for f in parser.forms if form_class in f["attrs"].get("class", "")]
-    form = forms[index]
-    data = [(k, values.pop(k, v)) for k, v in form["fields"]]
-    data += list(values.items())
-    clicked = next(b for b in form["buttons"] if b["text"].strip() == button)
-    if clicked.get("name"):
-        data.append((clicked["name"], clicked.get("value", "")))
-    return client.post(
-        clicked.get("formaction") or "/",
-        data=MultiDict(data),
-        headers={"Origin": "http://localhost"},
-    )
 
 
 # --- the list page -----------------------------------------------------------
@@ -452,36 +402,53 @@ def test_clear_completed_with_nothing_done(
 def test_nested_buttons_in_the_rename_form(app: Flask, client: t.Any) -> None:
     add(client, "One", "Two", "Three")
     # "Save" in the second todo's form renames that todo, and only it.
-    response = submit(client, page(client), "rename", "Save", index=1, title="Deux")
-    assert response.status_code == 303
+    result = submit(
+        client,
+        page(client),
+        form=todo_app.rename.bind(2),
+        button="Save",
+        data={"title": "Deux"},
+    )
+    assert result.response is not None and result.response.status_code == 303
     assert titles(app) == ["One", "Deux", "Three"]
-    html = page(client)
-    assert "Renamed “Two” to “Deux”." in html
+    assert "Renamed “Two” to “Deux”." in next_page(result)
     # "Delete", nested in the third todo's rename form, deletes that todo,
     # whatever the title field holds, and renames nothing.
-    response = submit(client, html, "rename", "Delete", index=2, title="")
-    assert response.status_code == 303
+    result = submit(
+        client,
+        result,
+        form=todo_app.rename.bind(3),
+        button="Delete",
+        data={"title": ""},
+    )
+    assert result.response is not None and result.response.status_code == 303
     assert titles(app) == ["One", "Deux"]
-    assert "Deleted “Three”." in page(client)
+    assert "Deleted “Three”." in next_page(result)
 
 
 def test_toggle_and_clear_from_the_page(app: Flask, client: t.Any) -> None:
     add(client, "One", "Two")
-    response = submit(client, page(client), "toggle", "☐ Done: One", index=0)
-    assert response.status_code == 303
-    html = page(client)
+    result = submit(client, page(client), button="☐ Done: One")
+    assert result.response is not None and result.response.status_code == 303
+    html = next_page(result)
     assert '<li id="todo-1" class="done">' in html
     assert 'aria-pressed="true"' in html
-    response = submit(client, html, "clear", "Clear completed (1)")
-    assert response.status_code == 303
+    result = submit(client, result, button="Clear completed (1)")
+    assert result.response is not None and result.response.status_code == 303
     assert titles(app) == ["Two"]
 
 
 def test_failed_post_renders_the_page_with_status(app: Flask, client: t.Any) -> None:
     add(client, "One")
-    response = submit(client, page(client), "rename", "Save", title=" ")
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
+    result = submit(
+        client,
+        page(client),
+        form=todo_app.rename.bind(1),
+        button="Save",
+        data={"title": " "},
+    )
+    assert result.response is not None and result.response.status_code == 422
+    html = result.response.get_data(as_text=True)
     assert "<li>Enter a title.</li>" in html
     assert titles(app) == ["One"]
 
