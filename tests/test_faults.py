@@ -29,6 +29,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from servers import Gunicorn
 
+from flask_actions.testing import read_forms
+from flask_actions.testing import submit
+
 OLD_SECRET = "the secret before the rotation " * 2
 NEW_SECRET = "the secret after the rotation " * 2
 
@@ -102,13 +105,15 @@ def _app(database: Path, **config: t.Any) -> Flask:
     return create_app({"DATABASE": str(database), **config})
 
 
-def _open_page(app: Flask) -> tuple[FlaskClient, dict[str, str]]:
-    """Load ``/`` as a browser would: the client and the page's hidden fields."""
+def _open_page(app: Flask) -> tuple[FlaskClient, str]:
+    """Load ``/`` as a browser would: the client and the page."""
     client = app.test_client()
-    page = client.get("/").get_data(as_text=True)
-    refs = re.findall(r'name="_action" value="([^"]+)"', page)
-    csrf = re.findall(r'name="csrf_token" value="([^"]+)"', page)[0]
-    return client, {"add": refs[0], "rename": refs[1], "csrf_token": csrf}
+    return client, client.get("/").get_data(as_text=True)
+
+
+def _ref(page: str, form_id: str) -> str | None:
+    """The action ref of the form ``form_id`` of ``page``."""
+    return next(form for form in read_forms(page) if form.id == form_id).ref
 
 
 def _carry_session(old: FlaskClient, new: FlaskClient) -> None:
@@ -118,12 +123,10 @@ def _carry_session(old: FlaskClient, new: FlaskClient) -> None:
     new.set_cookie("session", cookie.value)
 
 
-def _submit(client: FlaskClient, fields: dict[str, str], ref: str, title: str) -> t.Any:
-    return client.post(
-        "/",
-        data={"_action": ref, "csrf_token": fields["csrf_token"], "title": title},
-        headers={"Origin": "http://localhost"},
-    )
+def _submit(client: FlaskClient, page: str, form_id: str, title: str) -> t.Any:
+    """Type ``title`` into the form ``form_id`` of ``page`` and press Enter:
+    the response to the submission."""
+    return submit(client, page, form=form_id, data={"title": title}).response
 
 
 def test_rotated_secret_keeps_old_pages_working_through_fallbacks(
@@ -140,8 +143,8 @@ def test_rotated_secret_keeps_old_pages_working_through_fallbacks(
     )
     client = rotated.test_client()
     _carry_session(browser, client)
-    assert _submit(client, old_page, old_page["add"], "old add").status_code == 303
-    rename = _submit(client, old_page, old_page["rename"], "old rename")
+    assert _submit(client, old_page, "add", "old add").status_code == 303
+    rename = _submit(client, old_page, "rename", "old rename")
     assert rename.status_code == 303
     assert [value for _, _, value in rows(str(database))] == [
         "old add x1",
@@ -150,26 +153,24 @@ def test_rotated_secret_keeps_old_pages_working_through_fallbacks(
 
     # The fresh page of the rotated app is sealed with the new secret only.
     fresh_client, fresh_page = _open_page(rotated)
-    assert fresh_page["add"] != old_page["add"]
-    assert (
-        _submit(fresh_client, fresh_page, fresh_page["add"], "new").status_code == 303
-    )
+    assert _ref(fresh_page, "add") != _ref(old_page, "add")
+    assert _submit(fresh_client, fresh_page, "add", "new").status_code == 303
 
     # Once the old secret is dropped, the old page is refused, nothing runs,
     # and the user is told to reload, which works.
     dropped = _app(database, ACTIONS_SECRET_KEY=NEW_SECRET)
     client = dropped.test_client()
     _carry_session(browser, client)
-    refused = _submit(client, old_page, old_page["add"], "too old")
+    refused = _submit(client, old_page, "add", "too old")
     assert refused.status_code == 404
     assert "reload the page" in html.unescape(refused.get_data(as_text=True))
-    rename = _submit(client, old_page, old_page["rename"], "too old")
+    rename = _submit(client, old_page, "rename", "too old")
     assert rename.status_code == 404
     assert dropped.extensions["hardening_calls"] == []
     assert len(rows(str(database))) == 3
     reloaded_client, reloaded = _open_page(dropped)
-    assert reloaded["add"] == fresh_page["add"]
-    assert _submit(reloaded_client, reloaded, reloaded["add"], "x").status_code == 303
+    assert _ref(reloaded, "add") == _ref(fresh_page, "add")
+    assert _submit(reloaded_client, reloaded, "add", "x").status_code == 303
 
 
 # -- an action that raises --------------------------------------------------------
