@@ -30,6 +30,9 @@ from flask_actions.cache import PageCache
 from flask_actions.cache._sharing import key_material
 from flask_actions.cache._sharing import Vary
 from flask_actions.testing import call
+from flask_actions.testing import read_forms
+from flask_actions.testing import submit
+from flask_actions.testing import SubmitResult
 
 PAGE = """{% import "flask_actions/macros.html" as fa %}
 <!doctype html><title>Items</title>{{ fa.script() }}
@@ -42,8 +45,6 @@ PAGE = """{% import "flask_actions/macros.html" as fa %}
 <ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul>
 """
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-REF = re.compile(r'name="_action" value="([^"]+)"')
 META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
@@ -175,17 +176,14 @@ def get(client: t.Any, url: str, **kwargs: t.Any) -> tuple[str, str]:
     return response.get_data(as_text=True), response.headers["X-Cache"]
 
 
-def post_form(client: t.Any, html: str, **data: str) -> t.Any:
+def post_form(client: t.Any, html: str, **data: str) -> SubmitResult:
     """Submit the form of ``html`` the way a browser without JavaScript does."""
-    return client.post(
-        "/",
-        data={
-            "_action": REF.search(html)[1],  # type: ignore[index]
-            "csrf_token": TOKEN.search(html)[1],  # type: ignore[index]
-            **data,
-        },
-        headers={"Origin": "http://localhost"},
-    )
+    return submit(client, html, form="add", data=data)
+
+
+def token(html: str) -> str | None:
+    """The CSRF token in the form of ``html``."""
+    return read_forms(html)[0].value("csrf_token")
 
 
 # --- hits, misses and invalidation -------------------------------------------
@@ -299,16 +297,17 @@ def test_every_visitor_gets_their_own_csrf_token_on_a_cached_page(app: Flask) ->
     assert how == "MISS"
     page_b, how = get(bob, "/")
     assert how == "HIT" and "render 1" in page_b
-    token_a, token_b = TOKEN.search(page_a)[1], TOKEN.search(page_b)[1]  # type: ignore[index]
-    assert token_a != token_b
+    token_a, token_b = token(page_a), token(page_b)
+    assert token_a and token_b and token_a != token_b
     assert META.search(page_b)[1] == token_b  # type: ignore[index]
     again, how = get(bob, "/")
-    assert how == "HIT" and TOKEN.search(again)[1] != token_a  # type: ignore[index]
+    assert how == "HIT" and token(again) != token_a
 
     # Bob's form works; Alice's token is no good to Bob.
-    assert post_form(bob, page_a, title="stolen").status_code != 303
-    response = post_form(bob, page_b, title="bread")
-    assert response.status_code == 303
+    stolen = post_form(bob, page_a, title="stolen").response
+    assert stolen is not None and stolen.status_code != 303
+    response = post_form(bob, page_b, title="bread").response
+    assert response is not None and response.status_code == 303
     assert app.extensions["test_items"] == ["bread"]
 
 
@@ -378,10 +377,10 @@ def test_authorization_header_bypasses(app: Flask) -> None:
 def test_the_page_showing_an_action_result_is_personal(app: Flask) -> None:
     client = app.test_client()
     page, _ = get(client, "/")
-    response = post_form(client, page, title="eggs")
-    assert response.status_code == 303
-    shown = client.get("/")
-    assert shown.headers["X-Cache"] == "BYPASS"
+    result = post_form(client, page, title="eggs")
+    assert result.response is not None and result.response.status_code == 303
+    shown = result.page_response  # the page the redirect leads to
+    assert shown is not None and shown.headers["X-Cache"] == "BYPASS"
     assert "<li>eggs</li>" in shown.get_data(as_text=True)
     # the next visitor gets a fresh shared page, without anyone's result
     page, how = get(app.test_client(), "/")
@@ -393,8 +392,10 @@ def test_a_failed_submission_is_never_stored(app: Flask) -> None:
     page, _ = get(client, "/")
     for mode in ("form", "json"):
         if mode == "form":
-            failed = post_form(client, page, title="secret-typed-text-" + "x" * 30)
-            assert failed.status_code == 422
+            failed = post_form(
+                client, page, title="secret-typed-text-" + "x" * 30
+            ).response
+            assert failed is not None and failed.status_code == 422
             assert "secret-typed-text" in failed.get_data(as_text=True)
         else:
             result = call(client, "items.add", {"title": "refuse"}, mode="json")
