@@ -14,7 +14,10 @@ from marshmallow import validate
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
 from flask_actions import revalidate_path
+from flask_actions.testing import Button
 from flask_actions.testing import prepare
+from flask_actions.testing import read_forms
+from flask_actions.testing import submit
 
 LIST = """{% import "flask_actions/macros.html" as fa %}
 {% for item in items %}
@@ -53,47 +56,20 @@ def items_app() -> tuple[Flask, list[dict[str, t.Any]]]:
     return app, items
 
 
-def _forms(html: str) -> list[dict[str, str]]:
-    forms = []
-    for form in re.findall(r"<form.*?</form>", html, re.S):
-        fields_ = dict(re.findall(r'name="(_action|csrf_token)" value="([^"]*)"', form))
-        button = re.search(r'name="_button" value="([^"]*)"', form)
-        fields_["_button"] = button.group(1) if button else ""
-        forms.append(fields_)
-    return forms
-
-
 def test_nested_button_invokes_its_own_action_and_submit_the_forms(
     items_app: tuple[Flask, list[dict[str, t.Any]]],
 ) -> None:
     app, items = items_app
     client = app.test_client()
-    first, second = _forms(client.get("/").text)
-    origin = {"Origin": "http://localhost"}
+    page = client.get("/")
+    first, second = read_forms(page)
     # "Save" on the second row: only the form's own fields are sent.
-    response = client.post(
-        "/",
-        data={
-            "_action": second["_action"],
-            "csrf_token": second["csrf_token"],
-            "title": "TWO",
-        },
-        headers=origin,
-    )
-    assert response.status_code == 303
+    result = submit(client, page, form=second, button="Save", data={"title": "TWO"})
+    assert result.response is not None and result.response.status_code == 303
     assert items == [{"id": 1, "title": "one"}, {"id": 2, "title": "TWO"}]
     # "Delete" on the first row: the clicked button's name/value is sent too.
-    response = client.post(
-        "/",
-        data={
-            "_action": first["_action"],
-            "_button": first["_button"],
-            "csrf_token": first["csrf_token"],
-            "title": "one",
-        },
-        headers=origin,
-    )
-    assert response.status_code == 303
+    result = submit(client, page, form=first, button="Delete")
+    assert result.response is not None and result.response.status_code == 303
     assert items == [{"id": 2, "title": "TWO"}]
 
 
@@ -102,18 +78,12 @@ def test_errors_and_values_show_only_in_the_submitted_form(
 ) -> None:
     app, items = items_app
     client = app.test_client()
-    _, second = _forms(client.get("/").text)
-    response = client.post(
-        "/",
-        data={
-            "_action": second["_action"],
-            "csrf_token": second["csrf_token"],
-            "title": "",
-        },
-        headers={"Origin": "http://localhost"},
-    )
-    assert response.status_code == 422
-    rows = re.findall(r"<form.*?</form>", response.text, re.S)
+    page = client.get("/")
+    _, second = read_forms(page)
+    result = submit(client, page, form=second, button="Save", data={"title": ""})
+    assert result.response is not None and result.response.status_code == 422
+    assert result.page is not None
+    rows = [form.html for form in read_forms(result.page)]
     assert 'value="one"' in rows[0] and "fa-errors" not in rows[0]
     assert 'value=""' in rows[1] and "Shorter than minimum length 1." in rows[1]
 
@@ -198,17 +168,17 @@ def test_a_button_in_a_hand_written_form_carries_the_csrf_token(
         from flask import session
 
         sess.update(session)
-    hand_written, ours = re.findall(r"<form.*?</form>", html, re.S)
+    hand_written, ours = read_forms(html)
     # The token travels in each button's own value, so the form sends one
     # token, whichever button is clicked, and holds no field for it.
-    assert "csrf_token" not in hand_written
-    values = re.findall(r'name="_button" value="([^"]+)"', hand_written)
+    assert "csrf_token" not in hand_written.html
+    values = [b.value for b in hand_written.buttons if b.name == "_button"]
     assert len(values) == 3
     tokens = {value.partition("~")[2] for value in values}
     assert len(tokens) == 1 and "" not in tokens
     # Inside fa.form the form's own field carries it.
-    assert ours.count('name="csrf_token"') == 1
-    assert "~" not in re.findall(r'name="_button" value="([^"]+)"', ours)[0]
+    assert ours.html.count('name="csrf_token"') == 1
+    assert "~" not in [b.value for b in ours.buttons if b.name == "_button"][0]
 
     origin = {"Origin": "http://localhost"}
     ref, _, token = values[2].partition("~")
@@ -222,8 +192,10 @@ def test_a_button_in_a_hand_written_form_carries_the_csrf_token(
         assert f"The CSRF token is {reason}" in response.get_json()["message"]
     assert [i["id"] for i in items] == [1, 2, 3]
     # What a browser sends for a click: the form's fields and that button.
-    response = client.post("/", data={"q": "x", "_button": values[2]}, headers=origin)
-    assert response.status_code == 303
+    result = submit(
+        client, html, form=hand_written, button=hand_written.buttons[2], data={"q": "x"}
+    )
+    assert result.response is not None and result.response.status_code == 303
     assert [i["id"] for i in items] == [1, 2]
 
 
@@ -295,18 +267,13 @@ def test_errors_take_attributes_and_invalid_links_the_input(
     with app.test_request_context("/"):
         clean = render_template_string(page)
     assert "aria-invalid" not in clean and "<ul" not in clean
-    form = _forms(client.get("/").text)[0]
+    listed = client.get("/")
+    form = read_forms(listed)[0]
     app.view_functions["items.index"] = lambda: render_template_string(page)
-    failed = client.post(
-        "/",
-        data={
-            "_action": form["_action"],
-            "csrf_token": form["csrf_token"],
-            "title": "",
-        },
-        headers={"Origin": "http://localhost"},
-    )
-    assert failed.status_code == 422
+    failed = submit(
+        client, listed, form=form, button="Save", data={"title": ""}
+    ).response
+    assert failed is not None and failed.status_code == 422
     assert (
         '<input name="title" aria-invalid="true" aria-describedby="t-err">'
         in failed.text
@@ -351,8 +318,8 @@ def test_set_message_is_the_success_message_also_after_redirect(app: Flask) -> N
 
 # --- buttons of a list page: bindings and tokens reused across renders -------
 
-ROWS = """{% import "flask_actions/macros.html" as fa %}
-{% for value in values %}{{ fa.button(take.bind(value), "Take") }}{% endfor %}"""
+ROWS = """{% import "flask_actions/macros.html" as fa %}<form method="post">
+{% for value in values %}{{ fa.button(take.bind(value), "Take") }}{% endfor %}</form>"""
 
 
 def _rows_app(secret: str = "the first secret") -> tuple[Flask, list[object]]:
@@ -374,14 +341,19 @@ def _rows_app(secret: str = "the first secret") -> tuple[Flask, list[object]]:
     return app, taken
 
 
+def _buttons(html: str) -> list[Button]:
+    (form,) = read_forms(html)
+    return form.buttons
+
+
 def _press_all(app: Flask, html: str) -> list[int]:
-    client = app.test_client()
-    return [
-        client.post(
-            "/", data={"_button": ref}, headers={"Origin": "http://localhost"}
-        ).status_code
-        for ref in re.findall(r'name="_button" value="([^"]+)"', html)
-    ]
+    """Press each button of the page, in a browser of its own: the statuses."""
+    statuses = []
+    for button in _buttons(html):
+        response = submit(app.test_client(), html, button=button).response
+        assert response is not None
+        statuses.append(response.status_code)
+    return statuses
 
 
 def test_equal_values_of_other_types_keep_their_own_binding() -> None:
@@ -391,7 +363,7 @@ def test_equal_values_of_other_types_keep_their_own_binding() -> None:
     client = app.test_client()
     pages = [client.get("/").text for _ in range(2)]
     assert pages[0] == pages[1], "the second render reuses the sealed tokens"
-    assert len(set(re.findall(r'name="_button" value="([^"]+)"', pages[0]))) == 4
+    assert len({b.value for b in _buttons(pages[0])}) == 4
     assert _press_all(app, pages[1]) == [303] * 4
     assert taken == [1, True, "1", 1.0]
     assert [type(v) for v in taken] == [int, bool, str, float]
@@ -406,9 +378,7 @@ def test_buttons_are_sealed_afresh_after_the_reuse_window(
     later = time.monotonic() + 301
     monkeypatch.setattr(time, "monotonic", lambda: later)
     second = client.get("/").text
-    assert not set(re.findall(r'value="([^"]+)"', first)) & set(
-        re.findall(r'value="([^"]+)"', second)
-    )
+    assert not {b.value for b in _buttons(first)} & {b.value for b in _buttons(second)}
     assert _press_all(app, second) == [303] * 4
 
 
