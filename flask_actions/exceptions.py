@@ -25,6 +25,7 @@ from . import codec
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.datastructures import MultiDict
 
 Errors = dict[str, t.Any]
 
@@ -137,3 +138,8 @@ class PayloadTooLarge(ActionRejected, RequestEntityTooLarge):
     """The body is larger than ``ACTIONS_MAX_CONTENT_LENGTH``."""
 
     reason = "too_large"
+    #: The form's text fields as sent (every one, the CSRF token and password
+    #: fields too; files aside) when the form had to be read to know that it
+    #: names an action; ``None`` when it was refused unread, or could not be
+    #: read whole within the limits.
+    form: MultiDict[str, str] | None = None

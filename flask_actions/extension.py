@@ -22,7 +22,11 @@ Configuration (set before ``init_app``; defaults are set with
     ``SECRET_KEY_FALLBACKS`` when ``ACTIONS_SECRET_KEY`` is not set).
 ``ACTIONS_ALLOWED_ORIGINS``
     Other origins whose pages may invoke actions (``"*.example.com"``,
-    ``"**.example.com"``, ``"app.example.com:8443"``). Default: ``[]``.
+    ``"**.example.com"``, ``"app.example.com:8443"``; without a scheme:
+    ``https`` or the site's own). Default: ``[]``.
+``ACTIONS_ALLOW_UNVERIFIED_ORIGIN``
+    With CSRF tokens off, still run actions for requests that carry no
+    ``Origin``, ``Sec-Fetch-Site`` or ``Referer``. Default: ``False``.
 ``ACTIONS_ALLOWED_REDIRECT_HOSTS``
     Other hosts ``redirect()`` may send users to. Default: ``[]``.
 ``ACTIONS_MAX_CONTENT_LENGTH``
@@ -59,6 +63,7 @@ DEFAULTS: dict[str, t.Any] = {
     "ACTIONS_SECRET_KEY": None,
     "ACTIONS_SECRET_KEY_FALLBACKS": [],
     "ACTIONS_ALLOWED_ORIGINS": [],
+    "ACTIONS_ALLOW_UNVERIFIED_ORIGIN": False,
     "ACTIONS_ALLOWED_REDIRECT_HOSTS": [],
     "ACTIONS_MAX_CONTENT_LENGTH": 1024 * 1024,
     "ACTIONS_BOUND_MAX_AGE": None,

@@ -2,13 +2,22 @@
 its payload.
 
 See ``docs/wire.md`` for the protocol. Nothing read here chooses Python code:
-the identity is looked up in the registry of actions, never used as a name.
+the identity is looked up in the registry of actions, never used as a name,
+and a form's dotted names only ever build plain dicts.
+
+What a form payload means is decided once per schema (:class:`_FormShape`):
+which fields take several values, which names are dotted on purpose, and which
+fields are not text, so that the empty string a browser sends for an empty
+input of theirs means "not given" (see ``docs/validation.md``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
+import re
 import typing as t
 
 from flask import Request
@@ -40,13 +49,41 @@ FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: ``"json"``: any other JavaScript or API caller (JSON).
 Mode = t.Literal["form", "enhanced", "call", "json"]
 
-#: The deepest JSON payload accepted (objects and arrays).
+#: The deepest payload accepted: JSON objects and arrays, and the dicts that a
+#: form's dotted names (``address.city``) build.
 MAX_JSON_DEPTH = 64
+
+logger = logging.getLogger("flask_actions")
 
 
 def current_request() -> Request:
     """The request itself, not its proxy: hot paths read it many times."""
     return t.cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+
+
+def read_form() -> MultiDict[str, str]:
+    """The request's form fields, parsed once.
+
+    :raises PayloadTooLarge: when Werkzeug's own limits (``MAX_CONTENT_LENGTH``,
+        ``MAX_FORM_PARTS``, ``MAX_FORM_MEMORY_SIZE``) refuse the form, or a
+        body bounded by :func:`~flask_actions.security.check_size` goes past
+        its limit.
+    """
+    req = current_request()
+    try:
+        return req.form
+    except PayloadTooLarge:
+        raise
+    except RequestEntityTooLarge:
+        logger.warning(
+            "Refused a form that Flask's limits do not accept: too many fields"
+            " (MAX_FORM_PARTS), a field too large (MAX_FORM_MEMORY_SIZE) or a body"
+            " too large (MAX_CONTENT_LENGTH). Raise the one your forms need."
+        )
+        raise PayloadTooLarge(
+            "The form is too large, or has more fields or a larger field than this"
+            " site accepts. Send less data (smaller files, shorter text)."
+        ) from None
 
 
 def read_ref() -> str | None:
@@ -63,13 +100,7 @@ def read_ref() -> str | None:
     actions: list[str] = []
     buttons: list[str] = []
     if req.mimetype in FORM_MIMETYPES:
-        try:
-            form = req.form
-        except RequestEntityTooLarge:
-            raise PayloadTooLarge(
-                "The form has more fields, or a larger field, than this site accepts"
-                " (MAX_FORM_PARTS, MAX_FORM_MEMORY_SIZE). Send less data."
-            ) from None
+        form = read_form()
         actions = form.getlist(ACTION_FIELD)
         buttons = form.getlist(BUTTON_FIELD)
     if not (headers or actions or buttons):
@@ -80,15 +111,24 @@ def read_ref() -> str | None:
         or len(buttons) > 1
         or (headers and (actions or buttons))
     ):
+        logger.warning(
+            "Refused a request naming more than one action: a form carries one"
+            " %s field and at most one clicked %s, a script call one %s header and"
+            " no such field.",
+            ACTION_FIELD,
+            BUTTON_FIELD,
+            ACTION_HEADER,
+        )
         raise MalformedRequest(
-            "This request names more than one action. A form carries one _action"
-            " field and at most one clicked _button; a script call one X-Action header."
+            "This submission names more than one action, so nothing was run. Reload"
+            " the page and submit again."
         )
     ref = (buttons or headers or actions)[0]
     ref = ref.partition(BUTTON_TOKEN_SEPARATOR)[0].strip() if buttons else ref.strip()
     if not ref:
         raise MalformedRequest(
-            "The request names an action, but the action field is empty."
+            "Nothing was run: the action field is empty. Reload the page and submit"
+            " again."
         )
     return ref
 
@@ -121,6 +161,95 @@ def _is_multiple(field: ma_fields.Field[t.Any]) -> bool:
     )
 
 
+#: Fields for which the empty string can never be a value: a browser sends it
+#: for an input left empty, which means "not given". Text fields (``Str``,
+#: ``Raw``, and fields whose deserialisation is the app's own) keep it.
+_NOT_TEXT: tuple[type[ma_fields.Field[t.Any]], ...] = (
+    ma_fields.Number,
+    ma_fields.Boolean,
+    ma_fields.DateTime,
+    ma_fields.Date,
+    ma_fields.Time,
+    ma_fields.TimeDelta,
+    ma_fields.UUID,
+    ma_fields.Email,
+    ma_fields.Url,
+    ma_fields.IP,
+    ma_fields.IPInterface,
+    ma_fields.Enum,
+    ma_fields.Mapping,
+    ma_fields.Nested,
+)
+
+
+def _empty_is_missing(field: ma_fields.Field[t.Any]) -> bool:
+    # Pluck loads the one field it names, of any type: left as it is.
+    return isinstance(field, _NOT_TEXT) and not isinstance(field, ma_fields.Pluck)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FormShape:
+    """What a form payload means for one schema, by payload name."""
+
+    #: Names that keep every value (``List``, ``Tuple``, ``multiple``).
+    multiple: frozenset[str]
+    #: Names the schema declares, dots included.
+    known: frozenset[str]
+    #: Names whose empty value means "not given".
+    empty_is_missing: frozenset[str]
+    #: Multi-valued names whose empty values are dropped (a ``List`` of such
+    #: fields); none left means "not given".
+    empty_items: frozenset[str]
+    #: Names of nested schemas (``Nested``, one object), whose dotted fields
+    #: follow that schema's shape.
+    nested: t.Mapping[str, ma_fields.Nested]
+
+    def of(self, name: str) -> _FormShape | None:
+        """The shape of the nested schema at ``name``, if any."""
+        field = self.nested.get(name)
+        if field is None:
+            return None
+        schema = field.schema
+        return _form_shape(schema) if isinstance(schema, Schema) else None
+
+
+_NO_SHAPE = _FormShape(frozenset(), frozenset(), frozenset(), frozenset(), {})
+
+
+@functools.lru_cache(maxsize=256)
+def _form_shape(schema: Schema) -> _FormShape:
+    """Built once per schema (nested schemas only when a payload reaches them:
+    a schema may nest itself)."""
+    multiple: set[str] = set()
+    known: set[str] = set()
+    empty_is_missing: set[str] = set()
+    empty_items: set[str] = set()
+    nested: dict[str, ma_fields.Nested] = {}
+    for attr, field in schema.load_fields.items():
+        name = field.data_key or attr
+        known.add(name)
+        if _is_multiple(field):
+            multiple.add(name)
+            item = field.inner if isinstance(field, ma_fields.List) else field
+            if not isinstance(field, ma_fields.Tuple) and _empty_is_missing(item):
+                empty_items.add(name)
+        elif _empty_is_missing(field):
+            empty_is_missing.add(name)
+        if (
+            isinstance(field, ma_fields.Nested)
+            and not isinstance(field, ma_fields.Pluck)
+            and not field.many
+        ):
+            nested[name] = field
+    return _FormShape(
+        frozenset(multiple),
+        frozenset(known),
+        frozenset(empty_is_missing),
+        frozenset(empty_items),
+        nested,
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _sensitive_names(schema: Schema) -> frozenset[str]:
     """The payload names of ``schema``'s fields marked ``sensitive`` (built
@@ -139,17 +268,32 @@ def _is_sensitive(name: str, schema: Schema | None) -> bool:
 
 def _nest(flat: dict[str, t.Any], known: t.Collection[str]) -> dict[str, t.Any]:
     """Turn ``{"address.city": "x"}`` into ``{"address": {"city": "x"}}`` for
-    names the schema does not declare as they are."""
+    names the schema does not declare as they are.
+
+    Only plain dicts are built, keyed by the parts of the name as sent: a name
+    such as ``__class__.x`` or ``__proto__.x`` is a key like any other, which
+    the schema refuses or drops as it does every field it does not declare.
+    """
     out: dict[str, t.Any] = {}
     for key, value in flat.items():
         if "." not in key or key in known:
             out[key] = value
             continue
-        node = out
         *parents, leaf = key.split(".")
+        if len(parents) >= MAX_JSON_DEPTH:
+            raise MalformedRequest(
+                f"A field name nests deeper than {MAX_JSON_DEPTH} levels."
+            )
+        node = out
         for part in parents:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
+                logger.warning(
+                    "Refused a form whose field %r conflicts with its field %r: a"
+                    " name is either a value or the start of dotted names.",
+                    key[:100],
+                    part[:100],
+                )
                 raise MalformedRequest(
                     f"The field {key!r} conflicts with the field {part!r}."
                 )
@@ -158,32 +302,56 @@ def _nest(flat: dict[str, t.Any], known: t.Collection[str]) -> dict[str, t.Any]:
     return out
 
 
+def _without_empty(data: dict[str, t.Any], shape: _FormShape) -> dict[str, t.Any]:
+    """``data`` without the empty values that mean "not given" for ``shape``."""
+    out: dict[str, t.Any] = {}
+    for key, value in data.items():
+        if type(value) is str:
+            if not value and key in shape.empty_is_missing:
+                continue
+        elif type(value) is list:
+            if key in shape.empty_items:
+                value = [item for item in value if item != ""]
+                if not value:
+                    continue
+        elif type(value) is dict:
+            inner = shape.of(key)
+            if inner is not None:
+                value = _without_empty(value, inner)
+        out[key] = value
+    return out
+
+
 def _form_payload(
     schema: Schema | None, reserved: t.Collection[str]
-) -> dict[str, t.Any]:
+) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+    """The payload to load, and what was submitted (empty values kept)."""
     req = current_request()
-    multiple = set()
-    if schema is not None:
-        multiple = {
-            f.data_key or n for n, f in schema.load_fields.items() if _is_multiple(f)
-        }
+    shape = _NO_SHAPE if schema is None else _form_shape(schema)
+    multiple = shape.multiple
     flat: dict[str, t.Any] = {}
+    empty = False
     form: MultiDict[str, str] = req.form
     for key in form:
         if key in reserved:
             continue
         values = form.getlist(key)
-        # The last value wins, so a hidden "0" before a checkbox "1" works.
-        flat[key] = values if key in multiple else values[-1]
+        if key in multiple:
+            flat[key] = values
+            empty = empty or "" in values
+        else:
+            # The last value wins, so a hidden "0" before a checkbox "1" works.
+            value = flat[key] = values[-1]
+            empty = empty or not value
     uploads: MultiDict[str, FileStorage] = req.files
     for key in uploads:
         files = [f for f in uploads.getlist(key) if f.filename or f.content_length]
         if files:
             flat[key] = files if key in multiple else files[-1]
-    known = (
-        {f.data_key or n for n, f in schema.load_fields.items()} if schema else set()
-    )
-    return _nest(flat, known)
+    submitted = _nest(flat, shape.known)
+    if empty and schema is not None:
+        return _without_empty(submitted, shape), submitted
+    return submitted, submitted
 
 
 def _depth(value: t.Any, limit: int) -> bool:
@@ -228,7 +396,37 @@ def _json_payload() -> dict[str, t.Any]:
         raise MalformedRequest(
             f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels."
         )
+    # Valid UTF-8 holds no surrogates; only a \uD800-\uDFFF escape makes one,
+    # so a body without such an escape needs no walk.
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(body):
+        raise MalformedRequest(
+            "The data sent contains a broken character (half of an emoji, for"
+            " example). Remove it and send again."
+        )
     return body
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _has_lone_surrogate(value: t.Any) -> bool:
+    """Whether a string anywhere in ``value`` (keys too) holds half of a
+    surrogate pair, which no UTF-8 text can carry."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is str:
+            if not node.isascii():
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif type(node) is dict:
+            stack.extend(node)
+            stack.extend(node.values())
+        elif type(node) is list:
+            stack.extend(node)
+    return False
 
 
 def read_payload(
@@ -238,27 +436,31 @@ def read_payload(
 
     Form bodies (urlencoded, multipart) become a dict: one value per field,
     lists for ``List``/``Tuple`` fields, :class:`~werkzeug.datastructures.FileStorage`
-    for files (empty file inputs are left out), dotted names nested. JSON
-    bodies must be objects.
+    for files (empty file inputs are left out), dotted names nested (at most
+    :data:`MAX_JSON_DEPTH` levels), and empty values of fields that are not
+    text left out (they mean "not given"; the values to refill keep them).
+    JSON bodies must be objects of valid Unicode text, and are taken as sent.
 
     :raises MalformedRequest: for unreadable bodies and unsupported types.
     """
     req = current_request()
     mimetype = req.mimetype
     if mimetype in FORM_MIMETYPES:
-        payload = _form_payload(schema, (ACTION_FIELD, BUTTON_FIELD, csrf_field))
+        payload, submitted = _form_payload(
+            schema, (ACTION_FIELD, BUTTON_FIELD, csrf_field)
+        )
     elif req.is_json:
-        payload = _json_payload()
+        payload = submitted = _json_payload()
     elif req.content_length or req.get_data(cache=True):
         raise MalformedRequest(
             f"An action cannot read a {mimetype or 'body without a content type'}."
             " Send a form (urlencoded or multipart) or JSON."
         )
     else:
-        payload = {}
+        payload = submitted = {}
     values = {
         k: v
-        for k, v in payload.items()
+        for k, v in submitted.items()
         if not _is_sensitive(k, schema)
         and not isinstance(v, FileStorage)
         and not (isinstance(v, list) and v and isinstance(v[0], FileStorage))
