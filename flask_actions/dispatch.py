@@ -91,11 +91,11 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     req = wire.current_request()
     if req.method != "POST":
         return
+    config = app.config
+    security.check_size(config["ACTIONS_MAX_CONTENT_LENGTH"])
     ref = wire.read_ref()
     if ref is None:
         return
-    config = app.config
-    security.check_size(config["ACTIONS_MAX_CONTENT_LENGTH"])
     vouched = security.check_origin()
     mode = wire.response_mode()
     state = get_state(app)
