@@ -1,4 +1,5 @@
-"""Per-application state: the key ring and the registry of actions.
+"""Per-application state: the key ring, the registry of actions, and the
+cache of bound actions and sealed tokens kept for reuse.
 
 One :class:`State` lives in ``app.extensions["actions"]``. The registry is
 built on first use, from the :class:`~flask_actions.ActionBlueprint` objects
@@ -9,6 +10,7 @@ blueprints are usually registered after ``init_app``.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 import typing as t
@@ -24,13 +26,113 @@ if t.TYPE_CHECKING:
 
 #: Seconds a sealed bound-argument token is reused for the same arguments.
 TOKEN_REUSE = 300.0
-#: Sealed tokens kept per app before the cache starts over.
-MAX_CACHED_TOKENS = 20_000
+#: Bytes of sealed tokens an app keeps for reuse.
+TOKEN_CACHE_SIZE = 4 * 1024 * 1024
+
+#: What an entry of the :class:`ReuseCache` holds besides its strings and
+#: bytes, with room to spare: the cache's own record and its key, and a
+#: binding's :class:`~flask_actions.action.BoundAction` with its tuples (its
+#: arguments, its last sealed ref) and that ref's time (CPython 3.10-3.13 on
+#: 64 bits; ``tests/test_token_cache.py`` holds the estimate to what
+#: ``tracemalloc`` measures).
+_ENTRY_OVERHEAD = 400
 
 #: Field names the wire protocol uses; no schema may declare them.
 RESERVED_FIELDS = frozenset({"_action", "_button"})
 
 Hook = t.Callable[..., t.Any]
+
+
+class ReuseCache:
+    """Values kept for reuse, at most :attr:`budget` bytes of them, the least
+    recently used dropped first: sealed tokens (one cache per app,
+    :attr:`State.tokens`) and bindings (one per process, see
+    :meth:`~flask_actions.Action.bind`).
+
+    What pages bind may come from the request (a slug in the URL), so its size
+    is the client's choice: the cache counts the bytes of every entry (an
+    estimate that errs high), not entries, and keeps no entry larger than half
+    the budget.
+
+    Entries live in two halves. New and reused ones go into :attr:`recent`;
+    when it holds half the budget, it becomes the older half and the previous
+    older half is dropped. An entry used again at least once per half a
+    budget of new entries is never dropped, and a hit is one dictionary read
+    (``bind`` reads :attr:`recent` itself: it runs once per row). Reads take
+    no lock; writes take one.
+    """
+
+    __slots__ = ("budget", "recent", "_older", "_recent_size", "_older_size", "_lock")
+
+    def __init__(self, budget: int) -> None:
+        #: The most bytes the entries may take.
+        self.budget = budget
+        #: The recently used half: ``key → (value, size)``.
+        self.recent: dict[t.Hashable, tuple[t.Any, int]] = {}
+        self._older: dict[t.Hashable, tuple[t.Any, int]] = {}
+        self._recent_size = 0
+        self._older_size = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.recent) + len(self._older)
+
+    @property
+    def size(self) -> int:
+        """The bytes the entries take now, by the estimate given to :meth:`put`."""
+        return self._recent_size + self._older_size
+
+    def get(self, key: t.Hashable) -> t.Any:
+        """The value kept under ``key``, or ``None``."""
+        found = self.recent.get(key)
+        if found is not None:
+            return found[0]
+        if key not in self._older:
+            return None
+        with self._lock:
+            found = self._older.pop(key, None)
+            if found is None:  # dropped or moved by another thread meanwhile
+                return None
+            self._older_size -= found[1]
+            self._add(key, found)
+        return found[0]
+
+    def put(self, key: t.Hashable, value: t.Any, size: int) -> None:
+        """Keep ``value`` under ``key``, counted as ``size`` bytes."""
+        if 2 * size > self.budget:
+            return
+        with self._lock:
+            self._add(key, (value, size))
+
+    def _add(self, key: t.Hashable, entry: tuple[t.Any, int]) -> None:
+        replaced = self.recent.pop(key, None)
+        if replaced is not None:
+            self._recent_size -= replaced[1]
+        if 2 * (self._recent_size + entry[1]) > self.budget:
+            self._older, self._older_size = self.recent, self._recent_size
+            self.recent, self._recent_size = {}, 0
+        self.recent[key] = entry
+        self._recent_size += entry[1]
+
+
+def binding_size(argument: int | str, payload: bytes) -> int:
+    """What a kept binding of one ``argument`` holds, in bytes: the argument,
+    its encoding, and the ref it is sealed into later (the id and the
+    base64 of the encoding with the seal's 33 bytes: 4/3 of the encoding and
+    at most 117 bytes more, with the string's own header)."""
+    return (
+        sys.getsizeof(argument)
+        + sys.getsizeof(payload)
+        + 4 * len(payload) // 3
+        + 160
+        + _ENTRY_OVERHEAD
+    )
+
+
+def token_size(payload: bytes, ref: str) -> int:
+    """What a kept sealed token holds, in bytes: its key's encoded arguments
+    and the ref."""
+    return sys.getsizeof(payload) + sys.getsizeof(ref) + _ENTRY_OVERHEAD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +161,11 @@ class State:
         self._by_id: dict[str, Entry] | None = None
         self._by_name: dict[str, Entry] = {}
         self._ids: dict[str, str] = {}
-        #: Sealed bound-argument refs by (action name, payload): (ref, when).
-        self.tokens: dict[tuple[str, bytes], tuple[str, float]] = {}
+        #: Sealed refs by ``(action name, payload)``: ``(ref, when)``. A new,
+        #: empty cache replaces it when the secret changes: a BoundAction
+        #: remembers the cache its token was sealed under (``sealed``), and
+        #: a token sealed under another is not reused.
+        self.tokens = ReuseCache(TOKEN_CACHE_SIZE)
 
     # -- keys ---------------------------------------------------------------
 
@@ -69,21 +174,23 @@ class State:
         secrets = secrets_of(app)
         cached = self._ring
         if cached is None or cached[0] != secrets:
+            if cached is not None:
+                self.tokens = ReuseCache(TOKEN_CACHE_SIZE)
             cached = (secrets, KeyRing(secrets))
             self._ring = cached
             self._by_id = None
             self._ids = {}
-            self.tokens = {}
         return cached[1]
 
     def bound_ref(self, app: Flask, name: str, payload: bytes) -> str:
         """``"<id>.<token>"`` for bound arguments ``payload`` of action ``name``.
 
         The sealed token is reused for a while (:data:`TOKEN_REUSE` seconds, or
-        a tenth of ``ACTIONS_BOUND_MAX_AGE``): a list page re-rendered with the
-        same rows then seals nothing. Reusing a ciphertext encrypts nothing new
-        under its nonce, so it is as safe as the first use; it only shows that
-        two renders bound the same arguments, as the page does anyway.
+        a tenth of ``ACTIONS_BOUND_MAX_AGE``) while the :class:`ReuseCache`
+        keeps it: a list page re-rendered with the same rows then seals
+        nothing. Reusing a ciphertext encrypts nothing new under its nonce, so
+        it is as safe as the first use; it only shows that two renders bound
+        the same arguments, as the page does anyway.
         """
         return self.sealed(app, name, payload)[0]
 
@@ -96,7 +203,7 @@ class State:
         """
         key = (name, payload)
         now = time.monotonic()
-        cached = self.tokens.get(key)
+        cached: tuple[str, float] | None = self.tokens.get(key)
         # A secret change empties the cache when it is noticed: on the next
         # miss here, the next page with buttons or the next action request
         # (each checks the key ring).
@@ -108,9 +215,7 @@ class State:
         ref = (
             f"{self.action_id(app, name)}.{ring.seal('bound', payload, name.encode())}"
         )
-        if len(self.tokens) >= MAX_CACHED_TOKENS:
-            self.tokens.clear()
-        self.tokens[key] = (ref, now)
+        self.tokens.put(key, (ref, now), token_size(payload, ref))
         return ref, now
 
     @staticmethod

@@ -16,19 +16,26 @@ from flask import current_app
 from marshmallow import Schema
 
 from . import codec
+from ._state import binding_size
 from ._state import get_state
 from ._state import RESERVED_FIELDS
+from ._state import ReuseCache
 
 P = t.ParamSpec("P")
 R = t.TypeVar("R")
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
-#: Bound actions an action keeps for reuse (see :meth:`Action.bind`) before
-#: it starts over.
-MAX_REUSED_BINDINGS = 10_000
-
 SchemaLike: t.TypeAlias = Schema | type[Schema] | t.Mapping[str, t.Any]
+
+#: Bytes of bindings (see :meth:`Action.bind`) the process keeps for reuse.
+BINDING_CACHE_SIZE = 4 * 1024 * 1024
+
+#: Bindings of one int or str by ``(action, argument)``, with the last token
+#: each was sealed into. A binding is the same value in every app (its
+#: ``sealed`` names the app's cache it belongs to), so one cache serves the
+#: process, as an ``lru_cache`` would, and a hit costs one dictionary read.
+_kept_bindings = ReuseCache(BINDING_CACHE_SIZE)
 
 
 def no_template_context(func: F) -> F:
@@ -118,8 +125,6 @@ class Action(t.Generic[P, R]):
         self._signature: inspect.Signature | None = None
         #: Counts of bound arguments already found to fit (checked per request).
         self._fitting_counts: set[int] = set()
-        #: Bindings of one int or str argument, by that argument (see bind).
-        self._bindings: dict[int | str, BoundAction] = {}
 
     def __repr__(self) -> str:
         return f"<Action {self.name!r}>"
@@ -164,7 +169,10 @@ class Action(t.Generic[P, R]):
         one: t.Any = args[0] if len(args) == 1 else None
         reusable = type(one) is int or type(one) is str
         if reusable:
-            found = self._bindings.get(one)
+            kept = _kept_bindings.recent.get((self, one))
+            if kept is not None:
+                return kept[0]  # type: ignore[no-any-return]
+            found: BoundAction | None = _kept_bindings.get((self, one))
             if found is not None:
                 return found
         if len(args) not in self._fitting_counts:
@@ -175,9 +183,7 @@ class Action(t.Generic[P, R]):
             raise TypeError(f"Cannot bind to {self.name!r}: {e}") from None
         bound = BoundAction(self, args, payload)
         if reusable:
-            if len(self._bindings) >= MAX_REUSED_BINDINGS:
-                self._bindings.clear()
-            self._bindings[one] = bound
+            _kept_bindings.put((self, one), bound, binding_size(one, payload))
         return bound
 
     def _check_arity(self, count: int) -> None:
@@ -213,8 +219,9 @@ class BoundAction:
         #: The encoded arguments (what is sealed into the token).
         self.payload = payload
         #: The last ref rendered, for the templates: ``(cache, ref, sealed at)``,
-        #: valid while ``cache`` is still its app's token cache (the secret
-        #: has not changed) and the token is young enough to reuse.
+        #: valid while ``cache`` is still its app's
+        #: :class:`~flask_actions._state.ReuseCache` (the secret has not
+        #: changed) and the token is young enough to reuse.
         self.sealed: tuple[object, str, float] | None = None
 
     def __repr__(self) -> str:
