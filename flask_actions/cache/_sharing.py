@@ -15,6 +15,11 @@ so nothing in it may belong to one visitor:
   Whoever is served the page, just rendered or from the cache, gets the
   placeholder replaced by their own token. The placeholder is stored with the
   page, so every process can replace it.
+- A response that carries the visitor's own token (from the cache or not) is
+  ``Cache-Control: private``: a proxy or a CDN in front of the app would
+  otherwise store the first visitor's token and give it to everyone after.
+  A view's ``public`` and ``s-maxage`` are dropped; its ``max-age`` still
+  lets the visitor's own browser keep the page.
 - A rendered page is stored only if it is a plain ``200``, sets no cookie,
   allows shared caching (no ``Cache-Control: no-store`` or ``private``), its
   view did not modify the session, and it shows neither the visitor's CSRF
@@ -179,7 +184,8 @@ class Rendering:
 
 
 def personalise(response: Response, placeholder: str | None) -> Response:
-    """Put the visitor's own CSRF token where ``placeholder`` is."""
+    """Put the visitor's own CSRF token where ``placeholder`` is (and keep the
+    response from shared caches, see :func:`keep_private`)."""
     if not placeholder or response.is_streamed or response.direct_passthrough:
         return response
     mark = placeholder.encode()
@@ -192,4 +198,31 @@ def personalise(response: Response, placeholder: str | None) -> Response:
         response.set_data(body.replace(mark, token.encode()))
     for name in in_headers:
         response.headers[name] = response.headers[name].replace(placeholder, token)
+    keep_private(response)
     return response
+
+
+def keep_private_if_personal(response: Response) -> Response:
+    """:func:`keep_private` for a response rendered outside the cache, if it
+    shows the request's CSRF token (Flask-WTF keeps it in ``g``)."""
+    token = g.get(csrf_field())
+    if (
+        isinstance(token, str)
+        and not response.is_streamed
+        and not response.direct_passthrough
+        and (
+            token.encode() in response.get_data()
+            or any(token in value for value in response.headers.values())
+        )
+    ):
+        keep_private(response)
+    return response
+
+
+def keep_private(response: Response) -> None:
+    """Mark a response that carries one visitor's token ``private``: no
+    shared cache may store it. ``max-age`` stays for the visitor's browser."""
+    control = response.cache_control
+    control.public = False
+    control.s_maxage = None
+    control.private = True

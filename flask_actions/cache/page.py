@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 from ..signals import path_revalidated
 from ..signals import tag_revalidated
 from ._sharing import bypass_reason
+from ._sharing import keep_private_if_personal
 from ._sharing import key_material
 from ._sharing import personalise
 from ._sharing import Rendering
@@ -266,13 +267,13 @@ def _serve(
         or bypass_reason(vary, state.shared_session_keys) is not None
         or not store.available
     ):
-        return _mark(app.make_response(view(**view_args)), "BYPASS")
+        return _bypass(app, view(**view_args))
     page_key = store.page_key(key_material(vary, tags, query))
     keys = [store.path_key(request.path), *(store.tag_key(tag) for tag in tags)]
     try:
         found, generations = store.lookup(page_key, keys)
     except Unavailable:
-        return _mark(app.make_response(view(**view_args)), "BYPASS")
+        return _bypass(app, view(**view_args))
     if found is not None:
         _, _, status, headers, body, placeholder = found
         response = app.response_class(body, status=status, headers=headers)
@@ -296,6 +297,11 @@ def _serve(
         with contextlib.suppress(Unavailable):
             store.save(page_key, generations, page, timeout)
     return _mark(personalise(response, rendering.placeholder), "MISS")
+
+
+def _bypass(app: Flask, returned: t.Any) -> Response:
+    """The response of a view rendered around the cache."""
+    return _mark(keep_private_if_personal(app.make_response(returned)), "BYPASS")
 
 
 def _mark(response: Response, how: str) -> Response:
