@@ -19,6 +19,7 @@ import json
 import logging
 import typing as t
 import uuid
+from importlib import metadata
 from urllib.parse import urlencode
 
 import pytest
@@ -900,3 +901,24 @@ def test_json_keeps_empty_strings_as_sent(app: Flask, seen: list[t.Any]) -> None
     assert result.status == 422
     assert result.errors == {"qty": ["Not a valid integer."]}
     assert seen == []
+
+
+@pytest.mark.skipif(
+    tuple(int(p) for p in metadata.version("flask").split(".")[:2]) < (3, 1),
+    reason="TRUSTED_HOSTS is a setting of Flask 3.1",
+)
+def test_trusted_hosts_refuse_a_rebound_host_name() -> None:
+    # DNS rebinding: evil.example now resolves to this server, so its page's
+    # Origin matches the Host its requests name. Only the host list knows.
+    for trusted, status in ((None, 303), (["localhost"], 400)):
+        app = make_app(TRUSTED_HOSTS=trusted, WTF_CSRF_ENABLED=False)
+        client = app.test_client()
+        ref = prepare(client, "checks.note")[0]
+        response = client.post(
+            "/",
+            base_url="http://evil.example",
+            data={"_action": ref, "title": "x"},
+            headers={"Origin": "http://evil.example"},
+        )
+        assert response.status_code == status
+        assert len(app.extensions["seen"]) == (1 if status == 303 else 0)
