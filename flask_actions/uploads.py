@@ -254,7 +254,8 @@ class UploadedFile:
     mimetype: str
     #: The size in bytes, as counted while reading.
     size: int
-    #: The file's data, at position 0 when the action starts.
+    #: The file's data, at position 0 when the action starts. Closed when the
+    #: request ends: save or read the file in the action.
     stream: t.IO[bytes]
     #: The name the client sent, unchanged: never use it as a path, and escape
     #: it when you show it.
@@ -374,6 +375,8 @@ class File(_FileField):
             kind = next(k for k in self.accept if k.magic is None)
         if kind is None or kind not in self.accept:
             raise self._error("type", value, accepted=_accepted_text(self.accept))
+        # The request closes its files when it ends: with this one, the copy.
+        value.stream = measured.stream
         measured.stream.seek(0)
         return UploadedFile(
             filename=safe_filename(value.filename or "", mimetype=kind.mimetype),
