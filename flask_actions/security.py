@@ -199,10 +199,10 @@ def _request_host() -> str:
     return host
 
 
-Origin = tuple[str, str, int | None]
+_Origin = tuple[str, str, int | None]
 
 
-def _origin_of(url: str) -> Origin | None:
+def _origin_of(url: str) -> _Origin | None:
     """``(scheme, host, port)`` of an origin or URL, the port filled in from the
     scheme; ``None`` for what names no origin (no scheme or host, user info,
     a bad port)."""
@@ -268,7 +268,7 @@ def host_matches(host: str, patterns: t.Iterable[str]) -> bool:
     """Whether ``host`` (``name[:port]``) matches one of ``patterns``.
 
     A pattern is a host name, optionally with ``:port`` and a scheme (ignored
-    here: see :func:`origin_allowed`). ``*`` stands for exactly one label and
+    here: see :func:`_origin_allowed`). ``*`` stands for exactly one label and
     ``**`` (only as the first label) for one or more: ``*.example.com``
     matches ``a.example.com``, ``**.example.com`` also ``a.b.example.com``. A
     pattern without a port matches any port.
@@ -278,7 +278,9 @@ def host_matches(host: str, patterns: t.Iterable[str]) -> bool:
     return any(p.matches_host(labels, port) for p in _patterns(tuple(patterns)))
 
 
-def origin_allowed(origin: Origin, patterns: t.Iterable[str], own_scheme: str) -> bool:
+def _origin_allowed(
+    origin: _Origin, patterns: t.Iterable[str], own_scheme: str
+) -> bool:
     """Whether ``origin`` matches one of ``patterns``
     (``ACTIONS_ALLOWED_ORIGINS``), scheme included.
 
@@ -363,7 +365,7 @@ def _check_source(url: str, header: str, elsewhere: str | None) -> None:
     if source is not None:
         if source == own and elsewhere is None:
             return
-        if origin_allowed(source, allowed, req.scheme):
+        if _origin_allowed(source, allowed, req.scheme):
             return
         if source == own and elsewhere is not None:
             raise _reported_elsewhere(elsewhere)
