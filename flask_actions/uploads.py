@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import logging
 import os
 import re
 import secrets
@@ -38,6 +39,8 @@ import unicodedata
 from marshmallow import fields
 from marshmallow import ValidationError
 from werkzeug.datastructures import FileStorage
+
+logger = logging.getLogger("flask_actions")
 
 #: Bytes read at a time while an upload is measured.
 _CHUNK = 64 * 1024
@@ -363,6 +366,13 @@ class File(_FileField):
         **kwargs: t.Any,
     ) -> UploadedFile:
         if not isinstance(value, FileStorage):
+            if isinstance(value, str):
+                logger.info(
+                    "The file field %r received text, not a file: is the form"
+                    " multipart (fa.form(..., files=True), or enctype="
+                    '"multipart/form-data")?',
+                    attr,
+                )
             raise self._error("invalid", None)
         wants_text = any(k.magic is None for k in self.accept)
         measured = self._measure(value.stream, wants_text)

@@ -363,9 +363,14 @@ def test_an_empty_file_and_no_file(client: t.Any, received: list[t.Any]) -> None
     assert received == []
 
 
-def test_text_where_a_file_is_expected(client: t.Any, received: list[t.Any]) -> None:
-    result = call(client, "uploads.needed", {"doc": "not a file"})
+def test_text_where_a_file_is_expected(
+    client: t.Any, received: list[t.Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # What a form without enctype="multipart/form-data" sends: the name.
+    with caplog.at_level("INFO", logger="flask_actions"):
+        result = call(client, "uploads.needed", {"doc": "notes.txt"})
     assert result.errors == {"doc": ["Not a valid file."]}
+    assert "is the form multipart (fa.form(..., files=True)" in caplog.text
     result = call(client, "uploads.needed", {"doc": "not a file"}, mode="json")
     assert result.errors == {"doc": ["Not a valid file."]}
     assert received == []
