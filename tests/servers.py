@@ -12,6 +12,14 @@ Fixtures:
     and ``.app``. Call it as often as a test needs; every server is shut
     down when the test ends.
 
+    Every response it serves carries a strict Content-Security-Policy,
+    :data:`STRICT_CSP` (no inline script without the request's nonce, no
+    inline style, no ``eval``), unless the app set its own or the test passes
+    ``csp=False``: the browser tests prove the script and the macros work on
+    a site that has one. The request's nonce is the Jinja global
+    ``csp_nonce()``, as Flask-Talisman names it, and :func:`csp_nonce` in a
+    view.
+
 ``chromium``
     One headless Debian Chromium (``/usr/bin/chromium``, or the path in
     ``FLASK_ACTIONS_CHROMIUM``) for the whole session, driven by Playwright's
@@ -22,6 +30,8 @@ Fixtures:
     A factory. ``browser_page(js=True)`` opens a fresh browser context (no
     shared cookies or storage) with JavaScript on or off and returns a new
     :class:`playwright.sync_api.Page` in it. Contexts close when the test ends.
+    Every document records the CSP violations it sees:
+    :func:`csp_violations` returns them.
 
 ``redis_server``
     A real ``redis-server`` on a free loopback port, started once per session
@@ -44,6 +54,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -61,17 +72,24 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterator
 
+    from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIEnvironment
     from flask import Flask
     from playwright.sync_api import Browser
     from playwright.sync_api import Page
     from werkzeug.serving import BaseWSGIServer
 
 __all__ = [
+    "STRICT_CSP",
     "Gunicorn",
     "LiveServer",
     "RedisServer",
+    "StrictCSP",
     "browser_page",
     "chromium",
+    "csp_nonce",
+    "csp_violations",
     "free_port",
     "live_server",
     "redis_server",
@@ -104,16 +122,63 @@ def _missing(what: str, env_var: str) -> t.NoReturn:
     pytest.skip(f"{what}; set {env_var}=1 to make this a failure")
 
 
+# --- strict Content-Security-Policy -------------------------------------------
+
+#: The policy every page served by ``live_server`` gets; ``{nonce}`` is a
+#: fresh nonce per response. ``default-src 'self'`` also forbids inline
+#: styles (``style`` attributes and ``<style>`` elements).
+STRICT_CSP = "default-src 'self'; script-src 'self' 'nonce-{nonce}'"
+_NONCE_KEY = "tests.csp_nonce"
+
+
+def csp_nonce() -> str:
+    """The CSP nonce of the current request ("" when it has none); also the
+    ``csp_nonce`` Jinja global of every app served by ``live_server``."""
+    from flask import request
+
+    nonce: str = request.environ.get(_NONCE_KEY, "")
+    return nonce
+
+
+class StrictCSP:
+    """WSGI middleware: a fresh nonce for each request (:func:`csp_nonce`)
+    and :data:`STRICT_CSP` on each response that has no policy of its own."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> t.Iterable[bytes]:
+        nonce = environ[_NONCE_KEY] = secrets.token_urlsafe(16)
+
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+        ) -> t.Callable[[bytes], object]:
+            if not any(k.lower() == "content-security-policy" for k, _ in headers):
+                headers.append(
+                    ("Content-Security-Policy", STRICT_CSP.format(nonce=nonce))
+                )
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
 # --- live Flask server -------------------------------------------------------
 
 
 class LiveServer:
-    """A Flask app served over real HTTP in a background thread."""
+    """A Flask app served over real HTTP in a background thread, under
+    :data:`STRICT_CSP` unless ``csp`` is false."""
 
-    def __init__(self, app: Flask, port: int = 0) -> None:
+    def __init__(self, app: Flask, port: int = 0, csp: bool = True) -> None:
         self.app = app
+        served: WSGIApplication = app
+        if csp:
+            app.jinja_env.globals.setdefault("csp_nonce", csp_nonce)
+            served = StrictCSP(app)
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", port, app, threaded=True
+            "127.0.0.1", port, served, threaded=True
         )
         self.port: int = self._server.port
         self.url = f"http://127.0.0.1:{self.port}"
@@ -137,13 +202,14 @@ class LiveServer:
 
 @pytest.fixture
 def live_server() -> Iterator[Callable[..., LiveServer]]:
-    """Factory: ``live_server(app, port=0)`` serves ``app`` and returns a
-    :class:`LiveServer`. ``port=0`` lets the kernel pick a free port.
+    """Factory: ``live_server(app, port=0, csp=True)`` serves ``app`` and
+    returns a :class:`LiveServer`. ``port=0`` lets the kernel pick a free
+    port; ``csp=False`` serves it without the strict policy.
     """
     servers: list[LiveServer] = []
 
-    def start(app: Flask, port: int = 0) -> LiveServer:
-        server = LiveServer(app, port)
+    def start(app: Flask, port: int = 0, csp: bool = True) -> LiveServer:
+        server = LiveServer(app, port, csp)
         servers.append(server)
         return server
 
@@ -186,6 +252,24 @@ def chromium() -> Iterator[Browser]:
         playwright.stop()
 
 
+#: Runs before any script of every document a ``browser_page`` loads (the
+#: browser runs it whatever the page's CSP says).
+_RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(event.effectiveDirective + " " + event.blockedURI);
+});
+"""
+
+
+def csp_violations(page: Page) -> list[str]:
+    """What the page's current document was refused by its CSP, one
+    ``"<directive> <blocked URI>"`` a violation (``inline`` for inline code).
+    Empty with JavaScript off, where nothing is recorded."""
+    violations: list[str] = page.evaluate("window.__cspViolations || []")
+    return violations
+
+
 @pytest.fixture
 def browser_page(chromium: Browser) -> Iterator[Callable[..., Page]]:
     """Factory: ``browser_page(js=True, **context_options)`` returns a page in
@@ -197,6 +281,7 @@ def browser_page(chromium: Browser) -> Iterator[Callable[..., Page]]:
     def new_page(js: bool = True, **context_options: t.Any) -> Page:
         context = chromium.new_context(java_script_enabled=js, **context_options)
         contexts.append(context)
+        context.add_init_script(_RECORD_VIOLATIONS)
         return context.new_page()
 
     yield new_page

@@ -108,7 +108,7 @@ class User:
     def open(self, path: str = "/") -> None:
         self.page.goto(self.server.url + path)
         if self.js:
-            self.page.wait_for_function("window.FlaskActions !== undefined")
+            self.page.wait_for_function("() => window.FlaskActions !== undefined")
 
     def press(self, button: Locator) -> Response:
         """Click ``button``, wait until the page shows the outcome, and return
@@ -274,7 +274,7 @@ def test_long_text_comes_back_intact_after_a_failure(user: User) -> None:
 def test_toggle(user: User) -> None:
     seed(user.database, "One", "Two")
     user.open()
-    button = user.todo(2).locator("form.toggle button")
+    button = user.todo(2).locator("form.toggle").get_by_role("button")
     expect(button).to_have_attribute("aria-pressed", "false")
     response = user.press(button)
     assert response.status == success(user)
@@ -388,7 +388,7 @@ def test_reload_after_success_does_not_resubmit(user: User) -> None:
 def test_like(user: User) -> None:
     seed(user.database, "One", "Two")
     user.open()
-    button = user.todo(2).locator("form.like button")
+    button = user.todo(2).locator("form.like").get_by_role("button")
     with user.page.expect_response(lambda r: r.request.method == "POST") as posted:
         if user.js:
             button.click()

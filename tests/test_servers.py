@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from flask import Flask
 from flask import request
+from servers import csp_nonce
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,7 +22,7 @@ PAGE = """<!doctype html>
 <p id="name">{name}</p>
 <p id="mode">server rendered</p>
 <noscript><p id="noscript">JavaScript is off</p></noscript>
-<script>document.getElementById("mode").textContent = "script ran";</script>
+<script nonce="{nonce}">document.getElementById("mode").textContent = "script ran";</script>
 """
 
 
@@ -30,7 +31,7 @@ def make_app(name: str) -> Flask:
 
     @app.get("/")
     def index() -> str:
-        return PAGE.format(name=name)
+        return PAGE.format(name=name, nonce=csp_nonce())  # live_server's strict CSP
 
     return app
 

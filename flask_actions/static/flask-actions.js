@@ -3,376 +3,604 @@
 // flask_actions macros render: the same forms work without it, so everything
 // here is an improvement on the plain POST/redirect/GET round trip, never a
 // requirement. The wire protocol it speaks is described in docs/wire.md.
+//
+// A request walks one way: submit or call -> send (one step for both) ->
+// apply (one step for both): the answer's page, redirect or file reaches the
+// screen. The script never evaluates strings, never sets inline handlers or
+// styles, and never talks to another origin, so it runs under a strict CSP.
 (() => {
   'use strict';
   if (window.FlaskActions) return;
 
-  const d = document;
-  const pending = new Map(); // form -> state of its submission in flight
-  const frozen = new WeakSet(); // pending submitters: a morph leaves them alone
-  const native = new WeakSet(); // forms whose next submit goes to the browser
-  const said = new WeakSet(); // message elements this script wrote into
-  const OPT = 'data-fa-optimistic-item';
+  const doc = document;
+  const PAGE_HEADER = 'X-Flask-Actions-Page';
+  const OPTIMISTIC_ITEM = 'data-fa-optimistic-item';
+  const CONTROL = /^(INPUT|SELECT|TEXTAREA)$/;
   const messages = {
     network: 'The request failed. Check your connection and try again; nothing you typed was lost.',
     server: 'The server could not complete the request. Try again; nothing you typed was lost.',
+    refused: 'The server refused this request. Reload the page and try again.',
+    tooLarge: 'This is too large to send. Send less (a smaller file, a shorter text).',
+    otherSite: 'This form sends to another site, so nothing was sent.',
+    badRedirect: 'The server sent an address this page does not open.',
   };
 
-  const emit = (el, type, detail, cancelable) =>
-    (el.isConnected ? el : d).dispatchEvent(
+  const submissions = new Map(); // form -> its submission in flight
+  const pendingSubmitters = new WeakSet(); // a page update leaves them alone
+  const editedControls = new WeakSet(); // fields the user typed into
+  const createdMessages = new WeakMap(); // form -> the message element this script added for it
+  let shownRenderTime = 0; // rendered_at (ns) of the newest page on screen
+  let pagesApplied = 0;
+  let refreshes = 0;
+
+  const emit = (target, type, detail, cancelable) =>
+    (target.isConnected ? target : doc).dispatchEvent(
       new CustomEvent('fa:' + type, { bubbles: true, cancelable: !!cancelable, detail }),
     );
-  const csrf = () => d.querySelector('meta[name="csrf-token"]');
+  const csrfMeta = () => doc.querySelector('meta[name="csrf-token"]');
+  const find = (selector) => {
+    try {
+      return selector ? doc.querySelector(selector) : null;
+    } catch {
+      return null; // a selector the page got wrong finds nothing
+    }
+  };
+  const address = (url) => {
+    try {
+      return new URL(url, location.href);
+    } catch {
+      return null;
+    }
+  };
+  const sameOrigin = (url) => address(url)?.origin === location.origin;
+  const webAddress = (url) => /^https?:$/.test(address(url)?.protocol);
 
   // --- Form control values -------------------------------------------------
-  // A control's value differs from its default (the value the HTML gave it)
-  // exactly when the user (or a page script) changed it. That is how a morph
-  // tells "the user is typing here" from "the server changed this field".
-  const box = (el) => el.type === 'checkbox' || el.type === 'radio';
-  const val = (el) =>
-    box(el)
-      ? el.checked ? '1' : ''
-      : el.nodeName === 'SELECT'
-        ? [...el.selectedOptions].map((o) => o.value).join('\n')
-        : el.value;
-  const dflt = (el) => {
-    if (box(el)) return el.defaultChecked ? '1' : '';
-    if (el.type === 'file') return '';
-    if (el.nodeName !== 'SELECT') return el.defaultValue;
-    const os = [...el.options];
-    const ds = os.filter((o) => o.defaultSelected);
-    return (el.multiple || el.size > 1 ? ds : [ds.pop() || os.find((o) => !o.disabled)])
-      .filter(Boolean)
-      .map((o) => o.value)
-      .join('\n');
+  // What the user typed belongs to the user: a field is theirs once an
+  // "input" event reached it, or when its value differs from the
+  // value the HTML gave it (a page script set it). A form's "reset" gives its
+  // fields back to the page.
+  const isToggle = (control) => control.type === 'checkbox' || control.type === 'radio';
+  const valueOf = (control) =>
+    isToggle(control)
+      ? control.checked ? '1' : ''
+      : control.nodeName === 'SELECT'
+        ? [...control.selectedOptions].map((option) => option.value).join('\n')
+        : control.value;
+  const defaultOf = (control) => {
+    if (isToggle(control)) return control.defaultChecked ? '1' : '';
+    if (control.type === 'file') return '';
+    if (control.nodeName !== 'SELECT') return control.defaultValue;
+    const options = [...control.options];
+    const chosen = options.filter((option) => option.defaultSelected);
+    const selected = control.multiple || control.size > 1 ? chosen : [chosen.pop() || options.find((option) => !option.disabled)];
+    return selected.filter(Boolean).map((option) => option.value).join('\n');
   };
-  const put = (el, v) => {
-    if (val(el) === v) return;
-    if (box(el)) el.checked = !!v;
-    else if (el.nodeName === 'SELECT') for (const o of el.options) o.selected = v.split('\n').includes(o.value);
-    else el.value = v;
+  const setValue = (control, value) => {
+    if (valueOf(control) === value) return;
+    if (isToggle(control)) control.checked = !!value;
+    else if (control.nodeName === 'SELECT')
+      for (const option of control.options) option.selected = value.split('\n').includes(option.value);
+    else control.value = value;
   };
+  const userOwns = (control) => editedControls.has(control) || valueOf(control) !== defaultOf(control);
 
-  // --- Morphing --------------------------------------------------------------
+  doc.addEventListener('input', (event) => editedControls.add(event.target), true);
+  doc.addEventListener('reset', (event) => {
+    for (const control of event.target.elements || []) editedControls.delete(control);
+  }, true);
+
+  // --- Updating the page ----------------------------------------------------
   // Brings the live DOM in line with a freshly rendered page while keeping the
-  // nodes that survive (and with them focus, caret, scroll and typed values).
-  // Children are matched on id, then on tag + name (form controls), then on
-  // position. Optimistic items of other submissions still in flight are kept.
-  const key = (n) =>
-    n.nodeType !== 1 ? '' : n.id ? '#' + n.id : n.hasAttribute('name') ? n.nodeName + ' ' + n.getAttribute('name') : '';
-  const same = (o, n) => o.nodeName === n.nodeName && key(o) === key(n);
-  const kept = (n) => n && n.nodeType === 1 && n.hasAttribute(OPT);
-  const CONTROL = /^(INPUT|SELECT|TEXTAREA)$/;
+  // nodes that survive, and with them focus, caret, scroll, typed values and
+  // pending state. An element with an id that both pages have is the same
+  // element wherever it moved in the tree; other children are matched among
+  // their siblings on tag + name (form controls), then on position.
+  // Optimistic items of submissions still in flight stay where they are.
+  const keyOf = (node) =>
+    node.nodeType !== 1 ? '' : node.id ? '#' + node.id : node.hasAttribute('name') ? node.nodeName + ' ' + node.getAttribute('name') : '';
+  const isSame = (live, fresh) => live.nodeName === fresh.nodeName && keyOf(live) === keyOf(fresh);
+  const isOptimistic = (node) => node?.nodeType === 1 && node.hasAttribute(OPTIMISTIC_ITEM);
+  const moveBefore = (parent, node, before) => {
+    try {
+      parent.moveBefore(node, before); // keeps focus and state where supported
+    } catch {
+      parent.insertBefore(node, before);
+    }
+  };
 
-  function morph(o, n, reset) {
-    if (o.nodeType !== 1) {
-      if (o.nodeValue !== n.nodeValue) o.nodeValue = n.nodeValue;
+  function morph(liveRoot, freshRoot, succeeded) {
+    const liveById = new Map();
+    for (const element of liveRoot.querySelectorAll('[id]'))
+      if (!liveById.has(element.id) && !element.closest('[' + OPTIMISTIC_ITEM + ']')) liveById.set(element.id, element);
+    // movable: id -> the live element it names. Holders: the nodes on the way
+    // to one, which go to a hidden place rather than away when the new page
+    // does not have them where they were, so that the element can move on.
+    const tree = { succeeded, movable: new Map(), liveHolders: new Set(), freshHolders: new Set(), setAside: doc.createElement('div') };
+    const addHolders = (element, root, holders) => {
+      for (let node = element; node && node !== root; node = node.parentNode) holders.add(node);
+    };
+    for (const fresh of freshRoot.querySelectorAll('[id]')) {
+      const live = liveById.get(fresh.id);
+      if (live?.nodeName === fresh.nodeName && !tree.movable.has(fresh.id)) {
+        tree.movable.set(fresh.id, live);
+        addHolders(live, liveRoot, tree.liveHolders);
+        addHolders(fresh, freshRoot, tree.freshHolders);
+      }
+    }
+    tree.setAside.hidden = true;
+    doc.documentElement.append(tree.setAside);
+    try {
+      morphElement(liveRoot, freshRoot, tree);
+    } finally {
+      tree.setAside.remove();
+    }
+  }
+
+  function morphElement(live, fresh, tree) {
+    if (live.nodeType !== 1) {
+      if (live.nodeValue !== fresh.nodeValue) live.nodeValue = fresh.nodeValue;
       return;
     }
-    if (frozen.has(o) || o.hasAttribute('data-fa-permanent')) return;
-    const tag = o.nodeName;
-    const ctl = CONTROL.test(tag);
-    let v, keep;
-    if (ctl) {
-      v = val(o);
-      // Keep what the user typed, except in the form that just succeeded,
-      // where the server's (usually cleared) value wins unless the user kept
-      // typing after the request started.
-      keep = v !== dflt(o) && reset.get(o) !== v;
+    if (pendingSubmitters.has(live) || live.hasAttribute('data-fa-permanent')) return;
+    const tag = live.nodeName;
+    const control = CONTROL.test(tag);
+    let typed, keep;
+    if (control) {
+      typed = valueOf(live);
+      // The form that just succeeded shows the server's value (usually empty
+      // again), except in the fields the user changed after submitting.
+      keep = userOwns(live) && tree.succeeded?.get(live) !== typed;
     }
-    for (const a of [...o.attributes]) if (!n.hasAttribute(a.name)) o.removeAttribute(a.name);
-    for (const a of n.attributes) if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
+    for (const attribute of [...live.attributes]) if (!fresh.hasAttribute(attribute.name)) live.removeAttribute(attribute.name);
+    for (const attribute of fresh.attributes)
+      if (live.getAttribute(attribute.name) !== attribute.value) live.setAttribute(attribute.name, attribute.value);
     if (tag === 'TEXTAREA') {
-      if (o.defaultValue !== n.defaultValue) o.defaultValue = n.defaultValue;
+      if (live.defaultValue !== fresh.defaultValue) live.defaultValue = fresh.defaultValue;
     } else if (tag === 'TEMPLATE') {
-      if (o.innerHTML !== n.innerHTML) o.innerHTML = n.innerHTML;
-    } else if (tag !== 'NOSCRIPT') children(o, n, reset);
-    if (ctl) put(o, keep ? v : dflt(o));
+      if (live.innerHTML !== fresh.innerHTML) live.content.replaceChildren(doc.importNode(fresh.content, true));
+    } else if (tag !== 'NOSCRIPT') morphChildren(live, fresh, tree);
+    if (!control) return;
+    if (keep) setValue(live, typed);
+    else {
+      setValue(live, defaultOf(live));
+      editedControls.delete(live);
+    }
   }
 
-  function children(o, n, reset) {
-    const news = [...n.childNodes];
-    const want = new Set(news.map(key));
-    let c = o.firstChild;
-    const drop = (x) => {
-      c = x.nextSibling;
-      x.remove();
+  function morphChildren(live, fresh, tree) {
+    const freshChildren = [...fresh.childNodes];
+    const wanted = new Set(freshChildren.map(keyOf));
+    let cursor = live.firstChild;
+    const skipOptimistic = () => {
+      while (isOptimistic(cursor)) cursor = cursor.nextSibling;
     };
-    for (const nc of news) {
-      for (;;) {
-        while (kept(c)) c = c.nextSibling;
-        if (c && key(c) && !want.has(key(c))) drop(c);
-        else break;
+    const discardCursor = () => {
+      const node = cursor;
+      cursor = node.nextSibling;
+      if (tree.liveHolders.has(node)) moveBefore(tree.setAside, node, null);
+      else node.remove();
+    };
+    for (const freshChild of freshChildren) {
+      for (skipOptimistic(); cursor && keyOf(cursor) && !wanted.has(keyOf(cursor)); skipOptimistic()) discardCursor();
+      const key = keyOf(freshChild);
+      let match = null;
+      if (freshChild.nodeType === 1 && tree.movable.has(freshChild.id)) {
+        match = tree.movable.get(freshChild.id);
+        tree.movable.delete(freshChild.id);
+        if (match.contains(live)) match = null;
+      } else if (key && key[0] !== '#') {
+        for (let node = cursor; node && !match; node = node.nextSibling) if (!isOptimistic(node) && isSame(node, freshChild)) match = node;
+      } else if (key) {
+        // an id the page did not have: a new element
+      } else if (cursor && isSame(cursor, freshChild)) match = cursor;
+      else if (cursor && !keyOf(cursor) && cursor.nextSibling && !isOptimistic(cursor.nextSibling) && isSame(cursor.nextSibling, freshChild)) {
+        discardCursor();
+        match = cursor;
       }
-      const k = key(nc);
-      let m = null;
-      if (k) {
-        for (let x = c; x; x = x.nextSibling) if (!kept(x) && same(x, nc)) { m = x; break; }
-      } else if (c && same(c, nc)) m = c;
-      else if (c && !key(c) && c.nextSibling && !kept(c.nextSibling) && same(c.nextSibling, nc)) {
-        drop(c);
-        m = c;
-      }
-      if (!m) o.insertBefore(d.adoptNode(nc), c);
-      else {
-        if (m === c) c = c.nextSibling;
-        else
-          try {
-            o.moveBefore(m, c); // keeps focus and state where supported
-          } catch {
-            o.insertBefore(m, c);
-          }
-        morph(m, nc, reset);
-      }
+      if (match) {
+        if (match === cursor) cursor = cursor.nextSibling;
+        else moveBefore(live, match, cursor);
+        morphElement(match, freshChild, tree);
+      } else if (tree.freshHolders.has(freshChild)) {
+        // A new element around elements the page has elsewhere: build it
+        // here, so that they move in instead of being made again.
+        const shell = doc.importNode(freshChild, false);
+        live.insertBefore(shell, cursor);
+        morphElement(shell, freshChild, tree);
+      } else live.insertBefore(doc.adoptNode(freshChild), cursor);
     }
-    while (c) {
-      const x = c;
-      c = c.nextSibling;
-      if (!kept(x)) x.remove();
-    }
+    for (skipOptimistic(); cursor; skipOptimistic()) discardCursor();
   }
 
-  function update(html, reset = new Map()) {
-    const doc = new DOMParser().parseFromString(html, 'text/html');
-    const a = d.activeElement;
-    let sel;
+  // Morphs the page (or only `onlyForm`, from its counterpart in the page)
+  // into `html`, a complete HTML document.
+  function updatePage(html, succeeded, onlyForm) {
+    const fresh = new DOMParser().parseFromString(html, 'text/html');
+    let live = doc.body;
+    let target = fresh.body;
+    if (onlyForm) {
+      live = onlyForm;
+      target = onlyForm.id ? fresh.getElementById(onlyForm.id) : fresh.forms[[...doc.forms].indexOf(onlyForm)];
+      if (target?.nodeName !== 'FORM') return;
+    } else {
+      const meta = fresh.querySelector('meta[name="csrf-token"]');
+      if (meta && csrfMeta()) csrfMeta().content = meta.content;
+      if (fresh.title && fresh.title !== doc.title) doc.title = fresh.title;
+      pagesApplied++;
+    }
+    const focused = doc.activeElement;
+    let selection;
     try {
-      sel = [a.selectionStart, a.selectionEnd, a.selectionDirection];
+      selection = [focused.selectionStart, focused.selectionEnd, focused.selectionDirection];
     } catch {}
-    const m = doc.querySelector('meta[name="csrf-token"]');
-    if (m && csrf()) csrf().content = m.content;
-    if (doc.title && doc.title !== d.title) d.title = doc.title;
-    morph(d.body, doc.body, reset);
-    for (const st of pending.values()) mark(st);
-    if (a && a !== d.body && a.isConnected && d.activeElement !== a) {
-      a.focus({ preventScroll: true });
+    morph(live, target, succeeded);
+    for (const submission of submissions.values()) showPending(submission);
+    if (focused && focused !== doc.body && focused.isConnected && doc.activeElement !== focused) {
+      focused.focus({ preventScroll: true });
       try {
-        if (sel[0] != null) a.setSelectionRange(...sel);
+        if (selection[0] != null) focused.setSelectionRange(...selection);
       } catch {}
     }
   }
 
+  // --- Order ------------------------------------------------------------------
+  // Answers may come back in another order than their requests went out. A
+  // page is applied only when it was rendered after the one on screen
+  // (`rendered_at`); an older one is skipped, but for the errors of a form
+  // that failed, which go to that form alone. A skipped success may have
+  // changed what the page shows after the newer render began (a cookie it
+  // set, a late commit), so the page is then fetched again.
+  function applyPage(result, form, succeeded) {
+    const renderedAt = result.rendered_at;
+    if (!(renderedAt <= shownRenderTime)) {
+      if (renderedAt) shownRenderTime = renderedAt;
+      updatePage(result.html, succeeded);
+    } else if (!result.ok) {
+      if (form?.isConnected) updatePage(result.html, null, form);
+    } else refreshPage();
+  }
+
+  async function refreshPage() {
+    const ticket = ++refreshes;
+    const applied = pagesApplied;
+    try {
+      const response = await fetch(location.href, {
+        mode: 'same-origin',
+        credentials: 'same-origin',
+        cache: 'no-store',
+        headers: { Accept: 'text/html' },
+      });
+      const html = await response.text();
+      if (response.ok && ticket === refreshes && applied === pagesApplied && /html/.test(response.headers.get('Content-Type')))
+        updatePage(html);
+    } catch {} // the page stays as it is; the next update brings it up to date
+  }
+
   // --- Pending state and optimistic items ------------------------------------
-  function mark(st) {
-    st.f.setAttribute('aria-busy', 'true');
-    st.f.setAttribute('data-pending', '');
-    for (const [t] of st.hide) t.hidden = true;
+  function showPending(submission) {
+    submission.form.setAttribute('aria-busy', 'true');
+    submission.form.setAttribute('data-pending', '');
+    for (const [target] of submission.hiddenTargets) target.hidden = true;
   }
 
-  function busy(st, on) {
-    const { f, s } = st;
-    if (on) {
-      pending.set(f, st);
-      mark(st);
+  function setPending(submission, pending) {
+    const { form, submitter } = submission;
+    if (pending) {
+      submissions.set(form, submission);
+      showPending(submission);
     } else {
-      pending.delete(f);
-      f.removeAttribute('aria-busy');
-      f.removeAttribute('data-pending');
-      for (const x of st.items) x.remove();
-      for (const [t, h] of st.hide) t.hidden = h;
-      st.items = st.hide = [];
+      submissions.delete(form);
+      form.removeAttribute('aria-busy');
+      form.removeAttribute('data-pending');
+      for (const item of submission.items) item.remove();
+      for (const [target, wasHidden] of submission.hiddenTargets) target.hidden = wasHidden;
+      submission.items = submission.hiddenTargets = [];
     }
-    if (!s) return;
-    const input = s.nodeName === 'INPUT';
-    if (on) {
-      frozen.add(s);
-      st.dis = s.disabled;
-      s.disabled = true;
-      const t = s.getAttribute('data-pending-text');
-      if (t != null) {
-        st.label = input ? s.value : [...s.childNodes];
-        if (input) s.value = t;
-        else s.textContent = t;
+    if (!submitter) return;
+    const isInput = submitter.nodeName === 'INPUT';
+    if (pending) {
+      pendingSubmitters.add(submitter);
+      submission.wasDisabled = submitter.disabled;
+      submitter.disabled = true;
+      const text = submitter.getAttribute('data-pending-text');
+      if (text != null) {
+        submission.label = isInput ? submitter.value : [...submitter.childNodes];
+        if (isInput) submitter.value = text;
+        else submitter.textContent = text;
       }
     } else {
-      frozen.delete(s);
-      s.disabled = st.dis;
-      if (st.label != null) {
-        if (input) s.value = st.label;
-        else s.replaceChildren(...st.label);
+      pendingSubmitters.delete(submitter);
+      submitter.disabled = submission.wasDisabled;
+      if (submission.label != null) {
+        if (isInput) submitter.value = submission.label;
+        else submitter.replaceChildren(...submission.label);
       }
-      if (st.focus === s && s.isConnected && (d.activeElement === d.body || !d.activeElement))
-        s.focus({ preventScroll: true });
+      if (submission.focused === submitter && submitter.isConnected && (doc.activeElement === doc.body || !doc.activeElement))
+        submitter.focus({ preventScroll: true });
     }
   }
 
-  function optimistic(st, fd) {
-    const q = 'template[data-fa-optimistic]';
-    let ts = st.s ? [...st.s.querySelectorAll(q)] : [];
-    if (!ts.length) ts = [...st.f.querySelectorAll(q)].filter((t) => !t.closest('button'));
-    for (const t of ts) {
-      const target = d.querySelector(t.dataset.target);
+  function showOptimistic(submission, body) {
+    const selector = 'template[data-fa-optimistic]';
+    let templates = submission.submitter ? [...submission.submitter.querySelectorAll(selector)] : [];
+    if (!templates.length) templates = [...submission.form.querySelectorAll(selector)].filter((template) => !template.closest('button'));
+    for (const template of templates) {
+      const target = find(template.dataset.target);
       if (!target) continue;
-      const c = t.content.cloneNode(true);
-      for (const el of c.querySelectorAll('[data-fa-field]')) {
-        const v = fd.get(el.dataset.faField);
-        el.textContent = v == null ? '' : typeof v === 'string' ? v : v.name;
+      const clone = template.content.cloneNode(true);
+      for (const element of clone.querySelectorAll('[data-fa-field]')) {
+        const value = body.get(element.dataset.faField);
+        element.textContent = value == null ? '' : typeof value === 'string' ? value : value.name;
       }
-      for (const el of c.children) {
-        el.setAttribute(OPT, '');
-        st.items.push(el);
+      for (const element of clone.children) {
+        element.setAttribute(OPTIMISTIC_ITEM, '');
+        submission.items.push(element);
       }
-      let pos = t.dataset.position;
-      if (pos === 'replace') {
-        st.hide.push([target, target.hidden]);
+      let position = template.dataset.position;
+      if (position === 'replace') {
+        submission.hiddenTargets.push([target, target.hidden]);
         target.hidden = true;
-        pos = 'after';
+        position = 'after';
       }
-      target[/^(prepend|before|after)$/.test(pos) ? pos : 'append'](c);
+      target[/^(prepend|before|after)$/.test(position) ? position : 'append'](clone);
     }
   }
 
-  // --- Messages and focus --------------------------------------------------------
-  function say(f, text) {
-    if (!f.isConnected) return;
-    let el = f.querySelector('[data-fa-message]');
-    if (!el) {
-      el = d.createElement('div');
-      el.setAttribute('data-fa-message', '');
-      el.setAttribute('role', 'alert');
-      f.prepend(el);
+  // --- Messages and focus ---------------------------------------------------------
+  // A failure's message goes to the form's own [data-fa-message] element,
+  // else to the element its data-fa-message-target names, else to an element
+  // the script puts right before the form (not inside: the form's own layout
+  // stays as it is). Success messages still on the page go away first.
+  function showMessage(form, text) {
+    if (!text || !form.isConnected || doc.body.textContent.includes(text)) return;
+    for (const success of doc.querySelectorAll('[data-fa-message][role=status]')) success.remove();
+    let box = form.querySelector('[data-fa-message]') || find(form.getAttribute('data-fa-message-target'));
+    if (!box) {
+      box = createdMessages.get(form);
+      if (!box?.isConnected) {
+        box = doc.createElement('div');
+        box.setAttribute('role', 'alert');
+        box.setAttribute('data-fa-message', '');
+        form.before(box);
+        createdMessages.set(form, box);
+      }
     }
-    el.textContent = text;
-    said.add(el);
+    box.textContent = text;
   }
 
-  function names(errors, prefix, out) {
-    for (const k in errors || {}) {
-      const n = prefix ? prefix + '.' + k : k;
-      out.add(n);
-      if (errors[k] && typeof errors[k] === 'object' && !Array.isArray(errors[k])) names(errors[k], n, out);
-    }
-    return out;
+  function clearMessage(form) {
+    createdMessages.get(form)?.remove();
+    createdMessages.delete(form);
   }
 
-  function focusInvalid(f, errors) {
-    const bad = names(errors, '', new Set());
-    for (const el of f.elements)
-      if (el.type !== 'hidden' && (el.getAttribute('aria-invalid') === 'true' || bad.has(el.name)))
-        return el.focus();
+  function fieldNames(errors, prefix, names) {
+    for (const key of Object.keys(errors && typeof errors === 'object' ? errors : {})) {
+      const name = prefix ? prefix + '.' + key : key;
+      names.add(name);
+      if (!Array.isArray(errors[key])) fieldNames(errors[key], name, names);
+    }
+    return names;
+  }
+
+  function focusInvalid(form, errors) {
+    const invalid = fieldNames(errors, '', new Set());
+    for (const control of form.elements)
+      if (control.type !== 'hidden' && (control.getAttribute('aria-invalid') === 'true' || invalid.has(control.name)))
+        return control.focus();
+  }
+
+  // --- Sending: one step for forms and calls ---------------------------------------
+  // Resolves to {result, response, error, file}. `result` is the action's
+  // JSON, or one the script makes ({ok, status, data, errors, message}) when
+  // the answer is not that JSON: status 0 for a network failure or a refusal
+  // to send, the script's own message for a person. `file` is the body of an
+  // answer that is not the action's JSON (a download, a page), handed to the
+  // browser as it is. Only an abort rejects.
+  async function send(url, body, headers, signal) {
+    const answer = (status, message, more) => ({
+      ...more,
+      result: { ok: !message, status, data: null, errors: {}, message: message || null, redirect: null },
+    });
+    if (!sameOrigin(url)) return answer(0, messages.otherSite);
+    let response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        body,
+        signal,
+        mode: 'same-origin', // the browser refuses a redirect to another origin too
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json', ...headers },
+      });
+      if (!sameOrigin(response.url)) return answer(0, messages.otherSite);
+      const type = response.headers.get('Content-Type') || '';
+      const status = response.status;
+      if (/json/.test(type)) {
+        const result = await response.json();
+        if (result.redirect && !webAddress(result.redirect))
+          return { response, result: { ...result, ok: false, redirect: null, message: messages.badRedirect } };
+        return { response, result };
+      }
+      if (status < 400) return answer(status, null, { response, file: /html/.test(type) ? await response.text() : await response.blob() });
+      return answer(status, status === 413 ? messages.tooLarge : status < 500 ? messages.refused : messages.server, { response });
+    } catch (error) {
+      if (error.name === 'AbortError') throw error;
+      return answer(response ? response.status : 0, response ? messages.server : messages.network, { response, error });
+    }
+  }
+
+  // A rejection the server lets the page recover from: it carries a fresh
+  // CSRF token (and, for a form, the page with fresh hidden fields), and the
+  // action did not run, so the same request can be sent once more.
+  const renewable = (result) => result?.csrf_token && /^(csrf|bad_bound_arguments)$/.test(result.code);
+
+  function renewTokens(token) {
+    const meta = csrfMeta();
+    const stale = new Set([meta?.content]);
+    for (const button of doc.querySelectorAll('[data-fa-button]')) {
+      const [ref, old] = button.value.split('~');
+      if (old === undefined) continue;
+      stale.add(old);
+      button.value = ref + '~' + token;
+    }
+    for (const input of doc.querySelectorAll('input[type=hidden]')) if (stale.has(input.value)) input.value = token;
+    if (meta) meta.content = token;
+  }
+
+  // --- Applying: one step for forms and calls -------------------------------------
+  function apply(outcome, form, succeeded, navigate = true) {
+    const { response, result, file } = outcome;
+    if (file !== undefined) return handOver(response, file);
+    if (result.csrf_token) renewTokens(result.csrf_token);
+    if (result.ok && result.redirect) {
+      if (navigate) location.assign(result.redirect);
+    } else if (result.html) applyPage(result, form, succeeded);
+    else if (result.ok && succeeded) {
+      // Nothing on the page changed: show the form as a reload would.
+      for (const [control, value] of succeeded)
+        if (control.isConnected && valueOf(control) === value) {
+          setValue(control, defaultOf(control));
+          editedControls.delete(control);
+        }
+    }
+  }
+
+  // An answer that is not the action's JSON, handed to the browser without
+  // sending anything again: a redirect's target is loaded (a GET), a page is
+  // shown in place of this one, anything else is saved as a file.
+  function handOver(response, file) {
+    if (response.redirected) return location.assign(response.url);
+    const disposition = response.headers.get('Content-Disposition') || '';
+    if (typeof file === 'string' && !/^\s*attachment/i.test(disposition)) {
+      const page = new DOMParser().parseFromString(file, 'text/html');
+      return doc.documentElement.replaceWith(doc.adoptNode(page.documentElement));
+    }
+    if (response.status === 204) return;
+    const link = doc.createElement('a');
+    link.href = URL.createObjectURL(typeof file === 'string' ? new Blob([file], { type: 'text/html' }) : file);
+    link.download = fileName(disposition);
+    doc.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  }
+
+  function fileName(disposition) {
+    const encoded = /filename\*\s*=\s*UTF-8''([^;\s]+)/i.exec(disposition);
+    try {
+      if (encoded) return decodeURIComponent(encoded[1]);
+    } catch {}
+    return /filename\s*=\s*"?([^";]*)/i.exec(disposition)?.[1].trim() || 'download';
   }
 
   // --- Enhanced form submission --------------------------------------------------
-  const enhanced = (f, s) =>
-    (f.hasAttribute('data-fa-form') || (s && s.hasAttribute('data-fa-button')) || f.elements._action) &&
-    !f.hasAttribute('data-fa-native') &&
-    !(s && s.hasAttribute('data-fa-native')) &&
-    ((s && s.formMethod) || f.method) === 'post' &&
-    /^(_self)?$/i.test(s && s.hasAttribute('formtarget') ? s.formTarget : f.target);
+  const enhanced = (form, submitter) =>
+    (form.hasAttribute('data-fa-form') || submitter?.hasAttribute('data-fa-button') || form.elements._action) &&
+    !form.hasAttribute('data-fa-native') &&
+    !submitter?.hasAttribute('data-fa-native') &&
+    (submitter?.formMethod || form.method) === 'post' &&
+    /^(_self)?$/i.test(submitter?.hasAttribute('formtarget') ? submitter.formTarget : form.target);
 
-  function fallback(f, s) {
-    native.add(f); // requestSubmit dispatches "submit" synchronously
-    try {
-      f.requestSubmit(s && s.isConnected ? s : null);
-    } finally {
-      native.delete(f);
+  // The request sent again after a renewable rejection: the same fields, but
+  // the hidden ones (tokens, bound arguments) and the button as they are now.
+  function sameFieldsRenewed(form, submitter, previous) {
+    const body = new FormData();
+    for (const [name, value] of previous) {
+      const field = form.elements.namedItem(name);
+      body.append(name, submitter?.name === name ? submitter.value : field?.type === 'hidden' ? field.value : value);
     }
+    return body;
   }
 
-  async function submit(f, s) {
-    if (pending.has(f)) return;
-    const fd = new FormData(f, s);
-    // Browsers that ignore FormData's submitter argument still send the button.
-    if (s && s.name && !fd.has(s.name)) fd.append(s.name, s.value);
-    if (!emit(f, 'before', { form: f, submitter: s, formData: fd }, 1)) return;
-    const url = s && s.hasAttribute('formaction') ? s.formAction : f.action;
-    const st = { f, s, focus: d.activeElement, snap: new Map(), items: [], hide: [] };
-    for (const el of f.elements) if (CONTROL.test(el.nodeName)) st.snap.set(el, val(el));
-    busy(st, 1);
-    optimistic(st, fd);
-    let res, r, error;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        body: fd,
-        credentials: 'same-origin',
-        headers: { Accept: 'application/json', 'X-Flask-Actions': 'form' },
-      });
-      if (/json/.test(res.headers.get('Content-Type'))) r = await res.json();
-    } catch (e) {
-      error = e;
-    }
-    if (r && r.redirect && r.ok) {
-      // Stay busy while the browser navigates away; see "pageshow" below.
-      const detail = { form: f, submitter: s, result: r, response: res };
-      if (emit(f, 'success', detail, 1)) location.assign(r.redirect);
-      else busy(st, 0);
-      emit(f, 'after', detail);
-      return r;
-    }
-    busy(st, 0);
-    if (!error && !r && res.status < 500) {
-      // Not an action response (an error page, a proxy): let the browser show it.
-      if (res.redirected) location.assign(res.url);
-      else fallback(f, s);
-      return;
-    }
-    if (r && r.code === 'unknown_action') return fallback(f, s); // e.g. the secret changed
-    const ok = !!(r && r.ok);
-    const detail = { form: f, submitter: s, result: r || null, response: res || null, error };
-    if (emit(f, ok ? 'success' : 'failure', detail, 1)) {
-      if (r && r.html) update(r.html, ok ? st.snap : undefined);
-      else if (ok) {
-        // The page did not change: show the form as a reload would.
-        for (const [el, v] of st.snap) if (el.isConnected && val(el) === v) put(el, dflt(el));
+  async function submit(form, submitter, previous) {
+    if (submissions.has(form)) return;
+    // The hidden default button fa.form renders first (for Enter): no submitter.
+    if (submitter?.hasAttribute('data-fa-default')) submitter = null;
+    let body;
+    if (previous) body = sameFieldsRenewed(form, submitter, previous);
+    else {
+      body = new FormData(form, submitter);
+      // Browsers that ignore FormData's submitter argument still send the button.
+      if (submitter?.name && !body.has(submitter.name)) body.append(submitter.name, submitter.value);
+      const question = submitter?.hasAttribute('data-fa-button')
+        ? submitter.getAttribute('data-fa-confirm')
+        : submitter?.getAttribute('data-fa-confirm') ?? form.getAttribute('data-fa-confirm');
+      if (question != null) {
+        if (!confirm(question)) return;
+        body.append('_confirmed', '1');
       }
-      const g = f.isConnected ? f : (f.id && d.getElementById(f.id)) || f;
-      if (ok) {
-        for (const el of g.querySelectorAll('[data-fa-message]')) if (said.has(el)) el.textContent = '';
-      } else {
-        const text = r ? r.message : error ? messages.network : messages.server;
-        if (text && !d.body.textContent.includes(text)) say(g, text);
-        if (r) focusInvalid(g, r.errors);
-      }
+      if (!emit(form, 'before', { form, submitter, formData: body }, 1)) return;
     }
-    emit(f, 'after', detail);
-    return r;
+    const url = submitter?.hasAttribute('formaction') ? submitter.formAction : form.action;
+    const headers = { 'X-Flask-Actions': 'form' };
+    if ((submitter?.getAttribute('data-fa-page') ?? form.getAttribute('data-fa-page')) === 'none') headers[PAGE_HEADER] = 'none';
+    const submission = { form, submitter, focused: doc.activeElement, snapshot: new Map(), items: [], hiddenTargets: [] };
+    for (const control of form.elements) if (CONTROL.test(control.nodeName)) submission.snapshot.set(control, valueOf(control));
+    setPending(submission, true);
+    showOptimistic(submission, body);
+    const outcome = await send(url, body, headers);
+    const { response, result } = outcome;
+    const leaving = result.ok && (result.redirect || (outcome.file !== undefined && response.redirected));
+    if (!leaving) setPending(submission, false); // else busy until the browser has left
+    if (!previous && renewable(result)) {
+      apply(outcome, form);
+      if (form.isConnected) return submit(form, submitter, body);
+    }
+    const detail = { form, submitter, result, response: response || null, error: outcome.error };
+    if (emit(form, result.ok ? 'success' : 'failure', detail, 1)) {
+      apply(outcome, form, result.ok ? submission.snapshot : null);
+      const current = form.isConnected ? form : doc.getElementById(form.id) || form;
+      if (result.ok) clearMessage(form);
+      else {
+        showMessage(current, result.message);
+        focusInvalid(current, result.errors);
+      }
+    } else if (leaving) setPending(submission, false);
+    emit(form, 'after', detail);
+    return result;
   }
 
-  d.addEventListener('submit', (e) => {
-    const f = e.target;
-    const s = e.submitter;
-    if (native.has(f) || e.defaultPrevented || !enhanced(f, s)) return;
-    e.preventDefault();
-    submit(f, s);
+  doc.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (event.defaultPrevented || !enhanced(form, event.submitter)) return;
+    event.preventDefault();
+    submit(form, event.submitter);
   });
 
   // Coming back to this page from the history cache: nothing is in flight.
-  addEventListener('pageshow', (e) => {
-    if (e.persisted) for (const st of [...pending.values()]) busy(st, 0);
+  addEventListener('pageshow', (event) => {
+    if (event.persisted) for (const submission of [...submissions.values()]) setPending(submission, false);
   });
 
   // --- Calls from event handlers -------------------------------------------------
-  async function call(ref, data, opts = {}) {
-    const form = data instanceof FormData;
-    const headers = { Accept: 'application/json', 'X-Action': ref, 'X-Flask-Actions': 'call' };
-    if (csrf()) headers['X-CSRFToken'] = csrf().content;
-    if (!form) headers['Content-Type'] = 'application/json';
-    let res, r;
-    try {
-      res = await fetch(location.href, {
-        method: 'POST',
-        headers,
-        credentials: 'same-origin',
-        signal: opts.signal,
-        body: form ? data : JSON.stringify(data === undefined ? {} : data),
-      });
-      r = await res.json();
-    } catch (e) {
-      if (e.name === 'AbortError') throw e;
-      r = { ok: false, status: res ? res.status : 0, errors: {}, message: res ? messages.server : messages.network };
+  async function call(ref, data, options = {}) {
+    const isForm = data instanceof FormData;
+    const body = isForm ? data : JSON.stringify(data === undefined ? {} : data);
+    const headers = { 'X-Action': ref, 'X-Flask-Actions': 'call' };
+    if (csrfMeta()) headers['X-CSRFToken'] = csrfMeta().content;
+    if (!isForm) headers['Content-Type'] = 'application/json';
+    if (options.page === false) headers[PAGE_HEADER] = 'none';
+    let outcome = await send(location.href, body, headers, options.signal);
+    if (renewable(outcome.result)) {
+      apply(outcome);
+      headers['X-CSRFToken'] = outcome.result.csrf_token;
+      outcome = await send(location.href, body, headers, options.signal);
     }
-    if (r.html) update(r.html);
-    if (r.ok) {
-      if (r.redirect && opts.navigate !== false) location.assign(r.redirect);
-      return r;
-    }
-    throw Object.assign(new Error(r.message || 'Action failed with status ' + r.status), {
-      status: r.status,
-      errors: r.errors || {},
-      result: r,
+    apply(outcome, null, null, options.navigate !== false);
+    const { result } = outcome;
+    if (result.ok) return result;
+    throw Object.assign(new Error(result.message || 'Action failed with status ' + result.status), {
+      status: result.status,
+      errors: result.errors || {},
+      result,
     });
   }
 
-  window.FlaskActions = { call, submit, morph: update, messages };
+  window.FlaskActions = {
+    call,
+    submit: (form, submitter) => submit(form, submitter),
+    updatePage: (html) => updatePage(html),
+    messages,
+  };
 })();
