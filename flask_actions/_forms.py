@@ -189,6 +189,8 @@ class _Reader(HTMLParser):
             *itertools.accumulate(len(line) + 1 for line in source.split("\n")),
         ]
         self.forms: list[Form] = []
+        #: Submit buttons outside any form: a browser cannot submit them.
+        self.formless: list[Button] = []
         #: Elements in tree order, and the form id they name (``form=``), if any.
         self._placed: list[tuple[Control | Button, Form | None, str | None]] = []
         self._form: Form | None = None
@@ -346,6 +348,8 @@ class _Reader(HTMLParser):
             owner = by_id.get(named) if named is not None else inside
             if owner is not None:
                 owner.elements.append(element)
+            elif isinstance(element, Button):
+                self.formless.append(element)
         for form in self.forms:  # one checked radio button per group: the last
             radios = [c for c in form.controls if c.type == "radio" and c.checked]
             last = {c.name: c for c in radios}
@@ -353,12 +357,18 @@ class _Reader(HTMLParser):
                 control.checked = control is last[control.name]
 
 
-def read_forms(html: str) -> list[Form]:
-    """The forms of ``html``, in the order of the page."""
+def read_page(html: str) -> tuple[list[Form], list[Button]]:
+    """The forms of ``html`` in the order of the page, and the submit buttons
+    that belong to none."""
     reader = _Reader(html.replace("\r\n", "\n").replace("\r", "\n"))
     reader.feed(reader.source)
     reader.close()
-    return reader.forms
+    return reader.forms, reader.formless
+
+
+def read_forms(html: str) -> list[Form]:
+    """The forms of ``html``, in the order of the page."""
+    return read_page(html)[0]
 
 
 # -- what a form sends ------------------------------------------------------------

@@ -60,6 +60,7 @@ from ._forms import entries as form_entries
 from ._forms import file_name
 from ._forms import Form
 from ._forms import read_forms as _read_forms
+from ._forms import read_page
 from ._forms import Typed
 from ._state import get_state
 from .action import Action
@@ -314,12 +315,10 @@ def submit(
     html, page_url = _page(page, url)
     with app.test_request_context(page_url):
         page_url = request.url
-        chosen, pressed = _choose(
-            app,
-            _read_forms(html) if not isinstance(form, Form) else [form],
-            form,
-            button,
-        )
+        forms, formless = read_page(html)
+        if isinstance(form, Form):
+            forms = [form]
+        chosen, pressed = _choose(app, forms, form, button, formless)
     entries = form_entries(chosen, pressed, data or {})
     attrs = chosen.attrs
     own = pressed.attrs if pressed is not None else {}
@@ -391,8 +390,10 @@ def _choose(
     forms: list[Form],
     form: str | Target | Form | None,
     button: str | Target | Button | None,
+    formless: list[Button],
 ) -> tuple[Form, Button | None]:
-    """The form and the button ``form`` and ``button`` point to."""
+    """The form and the button ``form`` and ``button`` point to (``formless``:
+    the page's buttons outside any form, for the message when one matches)."""
     candidates = forms
     if isinstance(form, str):
         wanted = form.removeprefix("#")
@@ -424,6 +425,11 @@ def _choose(
             raise LookupError(
                 f"{len(found)} buttons match {button!r}: pass form= to say in which"
                 f" form. {_listing(app, [f for f in candidates if any(f is g for g, _ in found)])}"
+            )
+        if any(_is(app, b, button) for b in formless):
+            raise LookupError(
+                f"The button {button!r} is in no form: a browser cannot submit it."
+                ' Put it in a <form method="post"> (or an fa.form).'
             )
         raise LookupError(f"No button matches {button!r}. {_listing(app, candidates)}")
     chosen, pressed = found[0]

@@ -239,6 +239,9 @@ def test_a_missing_or_ambiguous_form_or_button_is_explained(echo_app: Flask) -> 
         LookupError, match="No button matches 'Nothing'.*'Go', 'Second'"
     ):
         submit(client, page, button="Nothing")  # type="button" submits nothing
+    formless = '<form id="f"></form><button name="x">Lost</button>'
+    with pytest.raises(LookupError, match="'Lost' is in no form: a browser cannot"):
+        submit(client, formless, button="Lost")
     disabled = CONTROLS.replace('id="second"', 'id="second" disabled')
     with pytest.raises(ValueError, match="'Second' is disabled"):
         submit(client, disabled, button="#second")
