@@ -399,7 +399,7 @@ def test_apps_with_different_secrets_share_an_action_safely() -> None:
     first, taken = _rows_app("the first secret")
     bp = first.blueprints["rows"]
     second = Flask(__name__)
-    second.config.update(SECRET_KEY="another secret", WTF_CSRF_ENABLED=False)
+    second.config.update(SECRET_KEY="another secret " * 3, WTF_CSRF_ENABLED=False)
     ActionExtension(second)
     second.register_blueprint(bp)
     for _ in range(2):  # alternate renders: each app gets its own tokens
