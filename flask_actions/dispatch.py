@@ -40,6 +40,7 @@ from .exceptions import ActionError
 from .exceptions import ActionRejected
 from .exceptions import BadBoundArguments
 from .exceptions import CSRFTokenInvalid
+from .exceptions import PayloadTooLarge
 from .exceptions import UnknownAction
 from .respond import match_get_route
 from .respond import respond
@@ -92,12 +93,20 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     if req.method != "POST":
         return
     config = app.config
-    security.check_size(config["ACTIONS_MAX_CONTENT_LENGTH"])
+    too_large: PayloadTooLarge | None = None
+    try:
+        security.check_size(config["ACTIONS_MAX_CONTENT_LENGTH"])
+    except PayloadTooLarge as e:
+        if e.form is None:  # refused unread: nothing to give back
+            raise
+        too_large = e  # read to find the action: what was typed can come back
     ref = wire.read_ref()
     if ref is None:
         return
     vouched = security.check_origin()
     mode = wire.response_mode()
+    if too_large is not None and not (vouched and mode == "form"):
+        raise too_large  # the script keeps what was typed itself
     state = get_state(app)
 
     action_id, _, token = ref.partition(".")
@@ -110,7 +119,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     # A page of this site whose token or form expired gets an answer it can
     # recover from (the page with fresh tokens, what was typed kept).
     recoverable = vouched and mode != "json"
-    soft: ActionRejected | None = None
+    soft: ActionRejected | None = too_large
     try:
         security.check_csrf()
     except CSRFTokenInvalid as e:
@@ -118,7 +127,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
             e.fresh_token = generate_csrf()
         if not recoverable or mode == "call":
             raise
-        soft = e
+        soft = soft or e
 
     args: tuple[t.Any, ...] = ()
     try:

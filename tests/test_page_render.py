@@ -28,7 +28,7 @@ LAYOUT = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
 <p id="flashes">{{ get_flashed_messages() | join(', ') }}</p>
 {{ fa.script() }}
 <form method="post">{{ fa.button(action("pub.like"), "Like", id="like") }}</form>
-{% call fa.form(action("pub.note"), id="note") %}
+{% call fa.form(action("pub.note"), id="note") %}{{ fa.message() }}
   <input name="title" value="{{ fa.value('title') }}">
   {{ fa.button(action("pub.like"), "Delete") }}<button>Save</button>
 {% endcall %}
@@ -334,3 +334,41 @@ def test_fa_script_takes_the_csp_nonce() -> None:
             '{% import "flask_actions/macros.html" as fa %}{{ fa.script(nonce="a\\"b") }}'
         )
     assert 'nonce="a&#34;b"' in explicit
+
+
+# --- A form too large for an action: what was typed comes back --------------------
+
+
+def test_a_too_large_form_without_javascript_shows_the_page_with_what_was_typed() -> (
+    None
+):
+    app, writes = make_app(ACTIONS_MAX_CONTENT_LENGTH=2048)
+
+    @app.route("/mixed", methods=["GET", "POST"])
+    def mixed() -> str:  # a page that takes POSTs of its own, so the form is read
+        return render_template_string(LAYOUT)
+
+    client = app.test_client()
+    ref, csrf, origin = prepare(client, "pub.note", "/mixed")
+    response = client.post(
+        "/mixed",
+        data={"_action": ref, "csrf_token": csrf, "title": "T" * 3000},
+        headers={"Origin": origin},
+    )
+    assert response.status_code == 413
+    assert "more than the 2.0 KiB an action accepts" in response.text
+    assert 'value="' + "T" * 3000 + '"' in response.text, "what was typed is back"
+    assert 'id="note"' in response.text, "it is the page itself"
+    assert writes == []
+    # A script keeps what was typed itself: it gets the rejection as JSON.
+    scripted = client.post(
+        "/mixed",
+        data={"_action": ref, "csrf_token": csrf, "title": "T" * 3000},
+        headers={
+            "Origin": origin,
+            "X-Flask-Actions": "form",
+            "Accept": "application/json",
+        },
+    )
+    assert scripted.status_code == 413 and scripted.get_json()["code"] == "too_large"
+    assert writes == []
