@@ -102,7 +102,9 @@ def test_a_killed_worker_loses_no_acknowledged_write(tmp_path: Path) -> None:
 
 
 def _app(database: Path, **config: t.Any) -> Flask:
-    return create_app({"DATABASE": str(database), **config})
+    return create_app(
+        {"DATABASE": str(database), "SECRET_KEY": "faults " * 5, **config}
+    )
 
 
 def _open_page(app: Flask) -> tuple[FlaskClient, str]:
@@ -201,7 +203,11 @@ def test_an_action_that_raises_leaves_no_partial_state(
     assert f"quote reference {result.reference}" in body
     assert "nothing was saved" in body
     assert "disk is on fire" not in body and "Traceback" not in body
-    [record] = [r for r in caplog.records if r.name == "flask_actions"]
+    [record] = [
+        r
+        for r in caplog.records
+        if r.name == "flask_actions" and r.levelname == "ERROR"
+    ]
     assert result.reference in record.getMessage()
     assert record.exc_info is not None
     assert "the disk is on fire" in str(record.exc_info[1])
