@@ -107,8 +107,6 @@ class SubmitResult(CallResult):
 
     ``response`` is the answer to the submission itself (a 303, the page with
     the errors, the JSON result...).
-
-    .. versionadded:: 0.2
     """
 
     #: The HTML of the page the browser shows next: after a redirect, the page
@@ -251,8 +249,6 @@ def read_forms(page: str | TestResponse) -> list[Form]:
     """The forms of a page (its HTML or a response), as a browser reads them:
     each with its controls and submit buttons, its markup (``Form.html``) and
     the values it would send (``Form.value(name)``).
-
-    .. versionadded:: 0.2
     """
     html = page if isinstance(page, str) else page.get_data(as_text=True)
     return _read_forms(html)
@@ -308,8 +304,6 @@ def submit(
         not only once; the message lists what is there.
     :raises ValueError: for what a user cannot do (typing into a hidden
         field, choosing a missing option, pressing a disabled button).
-
-    .. versionadded:: 0.2
     """
     app = client.application
     html, page_url = _page(page, url)
@@ -322,12 +316,14 @@ def submit(
     entries = form_entries(chosen, pressed, data or {})
     attrs = chosen.attrs
     own = pressed.attrs if pressed is not None else {}
-    method = own.get("formmethod", attrs.get("method", "get")).strip().lower() or "get"
+    method = own.get("formmethod", attrs.get("method", "get")).strip().lower()
+    if method not in ("post", "dialog"):
+        method = "get"  # what browsers make of a missing or unknown method
     action = own["formaction"] if "formaction" in own else attrs.get("action", "")
     target = urljoin(page_url, action.strip()) if action.strip() else page_url
     enctype = own.get("formenctype", attrs.get("enctype", "")).strip().lower()
     scheme, netloc = urlsplit(page_url)[:2]
-    sent = {"Origin": f"{scheme}://{netloc}"}
+    sent = {"Origin": f"{scheme}://{netloc}"} if method == "post" else {}
     if mode == "json":
         sent.update({"Accept": "application/json", MODE_HEADER: "form"})
     sent.update(headers or {})
@@ -519,22 +515,25 @@ def _next_page(
 ) -> tuple[str | None, str | None, TestResponse | None]:
     """The page the browser shows after ``response``: its HTML, URL and the
     response that brought it."""
+    location = response.location
     if mode == "json" and method == "post" and response.is_json:
         body = response.get_json(silent=True)
-        if isinstance(body, dict) and body.get("ok") and body.get("redirect"):
-            response = client.get(urljoin(url, body["redirect"]))
-            url = urljoin(url, body["redirect"])
-        elif isinstance(body, dict) and body.get("html"):
-            return str(body["html"]), page_url, None
-        else:
+        if not isinstance(body, dict):
             return html, page_url, None
+        if not (body.get("ok") and body.get("redirect")):
+            # The script puts the fresh page in place, if the answer has one.
+            return str(body.get("html") or html), page_url, None
+        location = str(body["redirect"])  # the script navigates there
     elif method == "post" and response.status_code in (307, 308):
-        return None, urljoin(url, response.location or ""), None
+        return None, urljoin(url, location or ""), None  # it would post again
+    elif response.status_code not in _REDIRECTS or not location:
+        return response.get_data(as_text=True), url, response
     for _ in range(_MAX_REDIRECTS):
-        if response.status_code not in _REDIRECTS or not response.location:
-            return response.get_data(as_text=True), url, response
-        following = urljoin(url, response.location)
+        following = urljoin(url, location)
         if urlsplit(following).netloc != urlsplit(url).netloc:
             return None, following, None  # another site
         response, url = client.get(following), following
+        location = response.location
+        if response.status_code not in _REDIRECTS or not location:
+            return response.get_data(as_text=True), url, response
     raise RuntimeError(f"More than {_MAX_REDIRECTS} redirects after the submission.")

@@ -19,8 +19,6 @@ the stored upload is read (never the part's ``Content-Length``), the type is
 recognised from the first bytes (never the filename or the ``Content-Type``),
 and the name is rebuilt from the client's into one without directories,
 devices or an extension that disagrees with the type.
-
-.. versionadded:: 0.2
 """
 
 from __future__ import annotations
@@ -200,8 +198,6 @@ def safe_filename(
     :param mimetype: the file's real type, one :class:`File` recognises: the
         extension is then one of that type's (``.png``...), replacing any other.
     :param max_length: the longest result, in UTF-8 bytes.
-
-    .. versionadded:: 0.2
     """
     kind = _BY_TYPE.get(mimetype) if mimetype is not None else None
     if mimetype is not None and kind is None:
@@ -225,12 +221,12 @@ def safe_filename(
     stem = stem.replace(".", "_").rstrip(" ")
     if kind is not None and extension.lower() not in kind.extensions:
         extension = kind.extensions[0]
-    if stem.upper() in _DEVICES:
-        stem = "_" + stem
     room = max_length - len(extension.encode())
     encoded = stem.encode()
     if len(encoded) > room:
         stem = encoded[:room].decode("utf-8", "ignore").rstrip(" .")
+    if stem.upper() in _DEVICES:  # short: the prefix still fits
+        stem = "_" + stem
     if not stem.strip("_"):
         stem = f"file-{secrets.token_hex(4)}"
     return stem + extension
@@ -246,8 +242,6 @@ class UploadedFile:
     ``filename`` and ``mimetype`` are the server's, not the client's: store the
     file under ``filename`` (in a folder of your choosing) and serve it as
     ``mimetype``.
-
-    .. versionadded:: 0.2
     """
 
     #: A safe name for storing the file (see :func:`safe_filename`), its
@@ -329,8 +323,6 @@ class File(_FileField):
     each message then starts with the file's name. Error messages have the
     keys ``invalid``, ``empty``, ``too_large`` (``{limit}``) and ``type``
     (``{accepted}``), to change with ``error_messages=``.
-
-    .. versionadded:: 0.2
     """
 
     default_error_messages = {
@@ -375,7 +367,7 @@ class File(_FileField):
                 )
             raise self._error("invalid", None)
         wants_text = any(k.magic is None for k in self.accept)
-        measured = self._measure(value.stream, wants_text)
+        measured = self._measure(value, wants_text)
         if measured is None:
             raise self._error("too_large", value, limit=_size_text(self.max_size or 0))
         if measured.size == 0:
@@ -385,8 +377,6 @@ class File(_FileField):
             kind = next(k for k in self.accept if k.magic is None)
         if kind is None or kind not in self.accept:
             raise self._error("type", value, accepted=_accepted_text(self.accept))
-        # The request closes its files when it ends: with this one, the copy.
-        value.stream = measured.stream
         measured.stream.seek(0)
         return UploadedFile(
             filename=safe_filename(value.filename or "", mimetype=kind.mimetype),
@@ -410,16 +400,18 @@ class File(_FileField):
             return ValidationError([f"{name}: {m}" for m in listed])
         return error
 
-    def _measure(self, stream: t.IO[bytes], wants_text: bool) -> _Measured | None:
-        """Read ``stream`` once, at most ``max_size + 1`` bytes: its size, its
+    def _measure(self, upload: FileStorage, wants_text: bool) -> _Measured | None:
+        """Read the upload once, at most ``max_size + 1`` bytes: its size, its
         first bytes, and whether it is text. ``None`` when it is too large."""
         limit = self.max_size
+        stream = upload.stream
         copy: t.IO[bytes] | None = None
         if _seekable(stream):
             stream.seek(0)
-        else:  # read once: keep what was read, for the action
-            # Not closed here: the action receives it.
+        else:  # read once: keep what is read, for the action
             copy = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115
+            # The request closes its files when it ends: then this copy too.
+            upload.stream = copy
         decoder = codecs.getincrementaldecoder("utf-8-sig")() if wants_text else None
         head = b""
         size = 0

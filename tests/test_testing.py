@@ -251,8 +251,14 @@ def test_a_get_form_replaces_the_query(echo_app: Flask) -> None:
     html = '<form action="/echo?old=1#top"><input name="q" value="x y"></form>'
     result = submit(echo_app.test_client(), html, data={"q": "flask & co"})
     assert result.response is not None
-    assert result.response.get_json()["form"] == [["q", "flask & co"]]
+    echoed = result.response.get_json()
+    assert (echoed["method"], echoed["form"]) == ("GET", [["q", "flask & co"]])
+    assert echoed["origin"] is None  # browsers send none for a GET navigation
     assert result.response.request.query_string == b"q=flask+%26+co"
+    unknown = html.replace("<form", '<form method="put"')  # is a GET too
+    result = submit(echo_app.test_client(), unknown, data={"q": "x"})
+    assert result.response is not None
+    assert result.response.get_json()["method"] == "GET"
 
 
 # --- submit() with actions: forms and buttons of fa.form and fa.button -------------
