@@ -1,5 +1,5 @@
-"""The forms of an HTML page, read as a browser reads them (for
-:mod:`flask_actions.testing`).
+"""The forms of an HTML page, read as a browser reads them, and what a form
+sends when a button is pressed (for :mod:`flask_actions.testing`).
 
 Standard library only (:mod:`html.parser`). What a browser does and this
 does too: controls outside a ``<form>`` that name it with ``form="id"``,
@@ -427,18 +427,26 @@ def _type(
     value: Typed,
     files: dict[int, list[SentFile]],
 ) -> None:
-    """Type ``value`` into ``controls`` (those of one name), as a user can."""
-    first = controls[0]
-    name = first.name
-    usable = [c for c in controls if not c.disabled]
+    """Type ``value`` into ``controls`` (those of one name), as a user can.
+
+    Hidden fields of the name are left as they are (a hidden ``0`` before a
+    checkbox ``1`` is a common way to send a value when the box is unchecked).
+    """
+    name = controls[0].name
+    visible = [c for c in controls if c.type != "hidden"]
+    if not visible:
+        raise ValueError(
+            f"The field {name!r} is hidden: a user cannot type into it. Post what"
+            " you want to forge with client.post()."
+        )
+    first = visible[0]
+    kind = first.type
+    usable = [c for c in visible if not c.disabled]
     if not usable:
         raise ValueError(f"The field {name!r} is disabled: a user cannot change it.")
-    kind = first.type
-    if kind == "hidden" or "readonly" in first.attrs:
-        what = "hidden" if kind == "hidden" else "read-only"
+    if "readonly" in first.attrs and kind not in ("checkbox", "radio", "select"):
         raise ValueError(
-            f"The field {name!r} is {what}: a user cannot type into it. Post what"
-            " you want to forge with client.post()."
+            f"The field {name!r} is read-only: a user cannot type into it."
         )
     if kind in ("checkbox", "radio"):
         if isinstance(value, bool):

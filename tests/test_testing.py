@@ -247,6 +247,21 @@ def test_a_missing_or_ambiguous_form_or_button_is_explained(echo_app: Flask) -> 
         submit(client, disabled, button="#second")
 
 
+def test_a_hidden_default_before_a_checkbox(echo_app: Flask) -> None:
+    html = (
+        '<form method="post" action="/echo"><input type="hidden" name="done" value="0">'
+        '<input type="checkbox" name="done" value="1"></form>'
+    )
+    client = echo_app.test_client()
+    for checked, sent in (
+        (True, [["done", "0"], ["done", "1"]]),
+        (False, [["done", "0"]]),
+    ):
+        result = submit(client, html, data={"done": checked})
+        assert result.response is not None
+        assert result.response.get_json()["form"] == sent
+
+
 def test_a_get_form_replaces_the_query(echo_app: Flask) -> None:
     html = '<form action="/echo?old=1#top"><input name="q" value="x y"></form>'
     result = submit(echo_app.test_client(), html, data={"q": "flask & co"})
