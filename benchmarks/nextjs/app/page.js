@@ -1,0 +1,5 @@
+import { TodoForm } from "./todo-form";
+
+export default function Page() {
+  return <TodoForm />;
+}
