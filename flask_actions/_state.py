@@ -21,6 +21,8 @@ from flask import Flask
 from .crypto import KeyRing
 
 if t.TYPE_CHECKING:
+    from flask.sansio.app import App
+
     from .action import Action
     from .extension import ActionExtension
 
@@ -38,7 +40,6 @@ TOKEN_CACHE_SIZE = 4 * 1024 * 1024
 _ENTRY_OVERHEAD = 400
 
 #: Field names the wire protocol uses; no schema may declare them.
-RESERVED_FIELDS = frozenset({"_action", "_button"})
 
 Hook = t.Callable[..., t.Any]
 
@@ -265,6 +266,24 @@ class State:
             self._build(app, self.keyring(app))
         return list(self._by_name.values())
 
+    def hooks(
+        self, app: App, blueprint: str | None
+    ) -> tuple[tuple[Hook, ...], tuple[Hook, ...]]:
+        """The ``before_action`` and ``after_action`` hooks an action of
+        ``blueprint`` (its registered name) runs behind: the extension's, then
+        each parent blueprint's, then its own."""
+        from .blueprint import ActionBlueprint
+
+        chain = [app.blueprints.get(n) for n in blueprint_chain(blueprint)]
+        homes = [bp for bp in chain if isinstance(bp, ActionBlueprint)]
+        before = (*self.extension._before_action_funcs,) + tuple(
+            f for bp in homes for f in bp._before_action_funcs
+        )
+        after = (*self.extension._after_action_funcs,) + tuple(
+            f for bp in homes for f in bp._after_action_funcs
+        )
+        return before, after
+
     def _build(self, app: Flask, ring: KeyRing) -> dict[str, Entry]:
         from .action import check_csrf_field
         from .blueprint import ActionBlueprint
@@ -274,25 +293,23 @@ class State:
                 return self._by_id
             by_name: dict[str, Entry] = {}
             homes: dict[int, str] = {}
-            ext_before = tuple(self.extension._before_action_funcs)
-            ext_after = tuple(self.extension._after_action_funcs)
+            strict = bool(app.config.get("ACTIONS_REQUIRE_GUARD"))
 
             def add(
-                action: Action[t.Any, t.Any],
-                endpoint: str,
-                bp: str | None,
-                before: tuple[Hook, ...],
-                after: tuple[Hook, ...],
+                action: Action[t.Any, t.Any], endpoint: str, bp: str | None
             ) -> None:
                 if action.name in by_name:
                     raise RuntimeError(
                         f"Two actions are named {action.name!r}; give one a name=."
                     )
                 check_csrf_field(app.config, [action])
+                before, after = self.hooks(app, bp)
+                if strict:
+                    check_guarded(app, action, bp, before)
                 by_name[action.name] = Entry(action, endpoint, bp, before, after)
 
             for action in self.extension._actions:
-                add(action, f"{action.func_name}:action", None, ext_before, ext_after)
+                add(action, f"{action.func_name}:action", None)
 
             for name, bp in app.blueprints.items():
                 if not isinstance(bp, ActionBlueprint) or not bp._actions:
@@ -303,23 +320,8 @@ class State:
                         f" {homes[id(bp)]!r} and {name!r}); its actions need one home."
                     )
                 homes[id(bp)] = name
-                chain = [app.blueprints[n] for n in _parents(name)]
-                before = ext_before + tuple(
-                    f
-                    for p in chain
-                    if isinstance(p, ActionBlueprint)
-                    for f in p._before_action_funcs
-                )
-                after = ext_after + tuple(
-                    f
-                    for p in chain
-                    if isinstance(p, ActionBlueprint)
-                    for f in p._after_action_funcs
-                )
                 for action in bp._actions:
-                    add(
-                        action, f"{name}.{action.func_name}:action", name, before, after
-                    )
+                    add(action, f"{name}.{action.func_name}:action", name)
 
             by_id: dict[str, Entry] = {}
             for entry in by_name.values():
@@ -333,6 +335,43 @@ class State:
             self._by_name = by_name
             self._by_id = by_id
             return by_id
+
+
+def check_guarded(
+    app: App,
+    action: Action[t.Any, t.Any],
+    blueprint: str | None,
+    before: t.Sequence[Hook],
+) -> None:
+    """Refuse, for strict mode (``ACTIONS_REQUIRE_GUARD``), an action that
+    anyone may call without having said so.
+
+    A guard is what the registry can see run before the action: a decorator
+    the action was declared with (``decorators=``, or stacked under
+    ``@bp.action`` with :func:`functools.wraps`), a ``before_request``
+    function of its blueprint or a parent blueprint, or a ``before_action``
+    hook of those blueprints or of the extension. App-wide ``before_request``
+    functions do not count: extensions add them for their own ends (CSRF
+    protection, rate limits), so they say nothing of one action. Strict mode
+    checks that a guard was declared, not what it checks.
+
+    :param blueprint: the registered name of the action's blueprint.
+    :param before: the ``before_action`` hooks the action runs behind.
+    :raises RuntimeError: naming the action and the ways to guard it.
+    """
+    if action.public or action.decorated or before:
+        return
+    if any(app.before_request_funcs.get(n) for n in blueprint_chain(blueprint)):
+        return
+    raise RuntimeError(
+        f"The action {action.name!r} has no guard, and ACTIONS_REQUIRE_GUARD is"
+        " on: anyone who can send this site a POST can call it. Guard it with"
+        " @bp.action(decorators=[login_required]) (or a decorator stacked under"
+        " @bp.action: one above it wraps the action object, and requests never"
+        " go through it), a before_request or before_action on its blueprint,"
+        " or a before_action on the extension. If anyone may call it, say so:"
+        " @bp.action(public=True)."
+    )
 
 
 def _parents(name: str) -> list[str]:

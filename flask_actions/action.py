@@ -18,8 +18,8 @@ from marshmallow import Schema
 from . import codec
 from ._state import binding_size
 from ._state import get_state
-from ._state import RESERVED_FIELDS
 from ._state import ReuseCache
+from .wire import RESERVED_FIELDS
 
 P = t.ParamSpec("P")
 R = t.TypeVar("R")
@@ -102,6 +102,8 @@ class Action(t.Generic[P, R]):
         *,
         name: str,
         schema: Schema | None = None,
+        public: bool = False,
+        decorated: bool = False,
     ) -> None:
         functools.update_wrapper(self, func)
         self.func = func
@@ -111,6 +113,12 @@ class Action(t.Generic[P, R]):
         self.func_name = name.rpartition(".")[2]
         #: The marshmallow schema instance that loads the payload, or ``None``.
         self.schema = schema
+        #: Declared with ``public=True``: anyone may call it, and strict mode
+        #: (``ACTIONS_REQUIRE_GUARD``) asks it for no guard.
+        self.public = public
+        #: Wrapped in decorators when it was declared (``decorators=``, or
+        #: stacked under ``@bp.action``): a guard of its own to strict mode.
+        self.decorated = decorated
         self.field_names = field_names(schema)
         clash = self.field_names & RESERVED_FIELDS
         if clash:

@@ -78,6 +78,9 @@ class Submission:
     #: A rejection shown in the page with the user's input rather than as a
     #: bare error page (an expired token on a same-site form post).
     soft_rejection: ActionRejected | None = None
+    #: The question to ask before running the action (``confirm=``), if the
+    #: user has not confirmed yet.
+    confirmation: str | None = None
 
     def page(self) -> tuple[Rule, dict[str, t.Any]] | None:
         """The GET route of the page the form was posted to (matched only when
@@ -151,9 +154,10 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     req.url_rule = _action_rule(req.path, entry.endpoint)
     req.view_args = dict(page[1]) if page else {}
     req.routing_exception = None
-    setattr(
-        g, _G_SUBMISSION, Submission(entry, args, payload, values, mode, page, soft)
-    )
+    submission = Submission(entry, args, payload, values, mode, page, soft)
+    if soft is None:
+        submission.confirmation = wire.pending_confirmation()
+    setattr(g, _G_SUBMISSION, submission)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -202,6 +206,19 @@ def run_action(**_view_args: t.Any) -> t.Any:
     submission = g.pop(_G_SUBMISSION, None)
     if submission is None:  # only reachable by routing to the endpoint by hand
         raise UnknownAction("Actions are invoked by POSTing a form or a call.")
+    if submission.confirmation is not None:
+        # Nothing runs and nothing happened: the page asks, the same button
+        # (now rendered confirmed) runs it.
+        asking = ActionResult(
+            ok=False,
+            status=200,
+            message=submission.confirmation,
+            action=submission.entry.action.name,
+            args=submission.args,
+            values=submission.values,
+            awaiting_confirmation=True,
+        )
+        return respond(submission, asking, Effects(), None)
     result, effects, passthrough = invoke(submission)
     return respond(submission, result, effects, passthrough)
 

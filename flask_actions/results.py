@@ -70,6 +70,10 @@ class ActionResult:
     #: Where the action wanted to send the user when that was refused (another
     #: site): the work was done, the user stayed on the page.
     redirect_refused: str | None = None
+    #: ``True`` when the action did not run because it asks for a confirmation
+    #: first (``confirm=`` on ``fa.button`` or ``fa.form``); ``message`` is
+    #: the question, and the page renders its form or button confirmed.
+    awaiting_confirmation: bool = False
 
     @property
     def revalidated(self) -> dict[str, list[str]]:
@@ -110,6 +114,7 @@ class ActionResult:
             "revalidated": self.revalidated,
             "reference": self.reference,
             "ran": self.ran,
+            "awaiting_confirmation": self.awaiting_confirmation,
         }
 
 

@@ -32,8 +32,12 @@ from .action import Target
 from .respond import same_page_url
 from .results import ActionResult
 from .wire import ACTION_FIELD
+from .wire import BUTTON_ASKS
+from .wire import BUTTON_CONFIRMED
 from .wire import BUTTON_FIELD
 from .wire import BUTTON_TOKEN_SEPARATOR
+from .wire import CONFIRM_FIELD
+from .wire import CONFIRMED_FIELD
 
 _G_RENDER = "_flask_actions_render"
 #: What fa.button sets itself; a keyword argument cannot change them.
@@ -237,14 +241,21 @@ class MacroHelper:
         target: Target | str,
         files: bool = False,
         caller: t.Callable[[], str] | None = None,
+        confirm: str | None = None,
         **attributes: t.Any,
     ) -> Markup:
         """``fa.form``: see ``macros.html``."""
         resolved = _resolve(target)
         enctype = ' enctype="multipart/form-data"' if files else ""
+        asks = ""
+        if confirm is not None:
+            attributes = {**attributes, "data_fa_confirm": confirm}
+            asks = _hidden_input(CONFIRM_FIELD, confirm)
+            if self._awaiting(resolved):
+                asks += _hidden_input(CONFIRMED_FIELD, "1")
         html = (
             f'<form method="post"{enctype}{self.attrs(attributes, data_fa_form=True)}>'
-            f"{self.hidden(resolved)}{_DEFAULT_BUTTON}"
+            f"{self.hidden(resolved)}{asks}{_DEFAULT_BUTTON}"
         )
         if caller is not None:
             forms = _render().forms
@@ -261,6 +272,7 @@ class MacroHelper:
         target: Target | str,
         label: str | None = None,
         caller: t.Callable[[], str] | None = None,
+        confirm: str | None = None,
         **attributes: t.Any,
     ) -> Markup:
         """``fa.button``: see ``macros.html``.
@@ -282,6 +294,10 @@ class MacroHelper:
             label = self.label(resolved)
         # Only plain str labels are cached: Markup("<b>Go</b>") and the text
         # "<b>Go</b>" are equal keys, yet only one of them may go unescaped.
+        if confirm is not None:
+            return self._confirming(
+                render, resolved, ref, token, label, caller, confirm, attributes
+            )
         if type(label) is str and caller is None and not attributes:
             tail = render.label_tails.get(label)
             if tail is None:
@@ -295,6 +311,40 @@ class MacroHelper:
         # str.__new__: the markup is built here, escaped where needed, so
         # Markup's own check for an __html__ method is work for nothing.
         return str.__new__(Markup, f"{render.button_head}{ref}{token}{tail}")
+
+    def _confirming(
+        self,
+        render: _Render,
+        target: Target,
+        ref: str,
+        token: str,
+        label: str | None,
+        caller: t.Callable[[], str] | None,
+        confirm: str,
+        attributes: t.Mapping[str, t.Any],
+    ) -> Markup:
+        """An ``fa.button`` that asks ``confirm`` before running its action:
+        the script shows a dialog; without it, the first press brings the page
+        back asking, with this button rendered confirmed."""
+        awaiting = self._awaiting(target)
+        flag = BUTTON_CONFIRMED if awaiting else BUTTON_ASKS
+        inner = str(caller()) if caller is not None else _attr_value(label)
+        merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
+        merged["data_fa_confirm"] = confirm
+        tail = self._tail(render, str(self.attrs(merged)), inner)
+        question = (
+            f'<strong class="fa-confirm" role="alert">{_attr_value(confirm)}</strong> '
+            if awaiting
+            else ""
+        )
+        # REF~TOKEN~FLAG, the token empty inside an fa.form.
+        value = f"{ref}{token or BUTTON_TOKEN_SEPARATOR}{BUTTON_TOKEN_SEPARATOR}{flag}"
+        return Markup(f"{question}{render.button_head}{value}{tail}")
+
+    def _awaiting(self, target: Target) -> bool:
+        """Whether the page answers a press of ``target`` that asked first."""
+        result = action_result(target)
+        return result is not None and result.awaiting_confirmation
 
     @staticmethod
     def _tail(render: _Render, attributes: str, inner: str) -> str:

@@ -36,6 +36,19 @@ BUTTON_FIELD = "_button"
 #: Separates the ref from the CSRF token in the value of an ``fa.button``
 #: outside an ``fa.form`` (``"REF~TOKEN"``): neither contains it.
 BUTTON_TOKEN_SEPARATOR = "~"
+#: The last part of a confirming ``fa.button``'s value (``"REF~TOKEN~?"``):
+#: ask before running; once asked, the page renders it confirmed (``"!"``).
+BUTTON_ASKS = "?"
+BUTTON_CONFIRMED = "!"
+#: The field of an ``fa.form(confirm=...)`` holding its question.
+CONFIRM_FIELD = "_confirm"
+#: ``"1"`` when the user confirmed: the script's dialog, or the page that
+#: asked without JavaScript.
+CONFIRMED_FIELD = "_confirmed"
+#: Form fields that are the extension's, never the schema's.
+RESERVED_FIELDS = frozenset(
+    {ACTION_FIELD, BUTTON_FIELD, CONFIRM_FIELD, CONFIRMED_FIELD}
+)
 ACTION_HEADER = "X-Action"
 MODE_HEADER = "X-Flask-Actions"
 
@@ -139,7 +152,32 @@ def button_csrf_token(form: MultiDict[str, str]) -> str | None:
     value = form.get(BUTTON_FIELD)
     if value is None:
         return None
-    return value.partition(BUTTON_TOKEN_SEPARATOR)[2].strip() or None
+    parts = value.split(BUTTON_TOKEN_SEPARATOR)
+    return parts[1].strip() if len(parts) > 1 and parts[1].strip() else None
+
+
+def pending_confirmation() -> str | None:
+    """What to ask the user before running the submitted action, or ``None``
+    when it needs no confirmation or the user gave it.
+
+    A form carries its question in :data:`CONFIRM_FIELD`; a button can only
+    say that it asks (its text is on the page, next to it). The user confirms
+    with :data:`CONFIRMED_FIELD` (the script, or the form that asked) or by
+    pressing a button rendered confirmed.
+    """
+    req = current_request()
+    if req.mimetype not in FORM_MIMETYPES:
+        return None
+    form = read_form()
+    button = form.get(BUTTON_FIELD)
+    flag = button.split(BUTTON_TOKEN_SEPARATOR)[2:3] if button is not None else []
+    if form.get(CONFIRMED_FIELD) == "1" or flag == [BUTTON_CONFIRMED]:
+        return None
+    if flag == [BUTTON_ASKS]:
+        return "Press the button again to confirm."
+    if button is None and CONFIRM_FIELD in form:
+        return form[CONFIRM_FIELD].strip() or "Press the button again to confirm."
+    return None
 
 
 def response_mode() -> Mode:
@@ -446,9 +484,7 @@ def read_payload(
     req = current_request()
     mimetype = req.mimetype
     if mimetype in FORM_MIMETYPES:
-        payload, submitted = _form_payload(
-            schema, (ACTION_FIELD, BUTTON_FIELD, csrf_field)
-        )
+        payload, submitted = _form_payload(schema, (*RESERVED_FIELDS, csrf_field))
     elif req.is_json:
         payload = submitted = _json_payload()
     elif req.content_length or req.get_data(cache=True):

@@ -313,8 +313,13 @@ def test_chunked_body_over_the_limit_is_413_and_runs_nothing(
         client, body, content_type, path=path, chunked=True, headers=headers
     )
     assert response.status_code == 413, response.text[:300]
-    assert "64.0 KiB" in response.text
     assert seen == []
+    if path == "/own" and kind != "json":
+        # Read to find the action, from this site, without JavaScript: the
+        # page itself comes back (with what was typed), not an error page.
+        assert response.text == "the page with a form of its own"
+    else:
+        assert "64.0 KiB" in response.text
     if path == "/":
         # The page's route takes no POST: this can only be an action, and the
         # server stops reading one byte past the limit.
@@ -473,8 +478,10 @@ def test_a_413_carries_the_text_fields_it_read(app: Flask) -> None:
     client = app.test_client()
     body, content_type = big_upload(client, 200 * 1024)
     # Read: the page's own route takes POST, so the body was parsed to find
-    # out whether it names an action at all.
-    response, _ = send(client, body, content_type, path="/own")
+    # out whether it names an action at all. (A script's submission: without
+    # one, the page itself is rendered with what was typed.)
+    script = {"X-Flask-Actions": "form", "Accept": "application/json"}
+    response, _ = send(client, body, content_type, path="/own", headers=script)
     assert response.status_code == 413
     assert response.json["form"]["title"] == ["typed"]
     assert "doc" not in response.json["form"]
