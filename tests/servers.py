@@ -86,6 +86,7 @@ __all__ = [
     "LiveServer",
     "RedisServer",
     "StrictCSP",
+    "Tab",
     "browser_page",
     "chromium",
     "csp_nonce",
@@ -268,6 +269,70 @@ def csp_violations(page: Page) -> list[str]:
     Empty with JavaScript off, where nothing is recorded."""
     violations: list[str] = page.evaluate("window.__cspViolations || []")
     return violations
+
+
+class Tab:
+    """A browser tab on a live server, as the browser tests see it: the POST
+    requests it sends, the ``fa:*`` events of the script (``"fa:after add"``:
+    the type and the id of the form, ``#document`` when it was gone), the
+    last result those events carried, and what the CSP refused."""
+
+    #: Seconds a test waits for the page (or for a held request) at most.
+    WAIT = 10
+
+    _RECORD_EVENTS = """
+    window.__events = [];
+    for (const type of ["fa:before", "fa:success", "fa:failure", "fa:after"]) {
+      document.addEventListener(type, (event) => {
+        window.__events.push(type + " " + (event.target.id || event.target.nodeName));
+        if (event.detail.result !== undefined) window.__result = event.detail.result;
+      });
+    }
+    """
+
+    def __init__(self, page: Page, server: LiveServer, js: bool = True) -> None:
+        self.page = page
+        self.server = server
+        self.js = js
+        self.posts: list[t.Any] = []  # playwright Request objects
+        page.set_default_timeout(self.WAIT * 1000)
+        page.on("request", self._request)
+        if js:
+            page.add_init_script(self._RECORD_EVENTS)
+
+    def _request(self, request: t.Any) -> None:
+        if request.method == "POST":
+            self.posts.append(request)
+
+    def open(self, path: str = "/") -> Tab:
+        self.page.goto(self.server.url + path)
+        if self.js:
+            # Functions, never expressions, for Playwright: the CSP forbids eval.
+            self.page.wait_for_function("() => window.FlaskActions !== undefined")
+            self.page.evaluate("() => { window.__sameDocument = true; }")
+        return self
+
+    def same_document(self) -> bool:
+        """Whether no page load happened since :meth:`open`."""
+        return bool(self.page.evaluate("() => window.__sameDocument === true"))
+
+    def events(self) -> list[str]:
+        events: list[str] = self.page.evaluate("() => window.__events")
+        return events
+
+    def result(self) -> t.Any:
+        """The result the last ``fa:*`` event carried."""
+        return self.page.evaluate("() => window.__result")
+
+    def wait_after(self, count: int = 1) -> None:
+        """Wait until ``count`` submissions have settled (``fa:after``)."""
+        self.page.wait_for_function(
+            "n => window.__events.filter(e => e.startsWith('fa:after')).length >= n",
+            arg=count,
+        )
+
+    def violations(self) -> list[str]:
+        return csp_violations(self.page)
 
 
 @pytest.fixture
