@@ -5,7 +5,10 @@ and records it on the blueprint; nothing needs an app yet.
 
 Registration time: ``app.register_blueprint(bp)`` works as for any blueprint
 (routes, hooks, templates). The app's action registry is built from registered
-blueprints on first use.
+blueprints on first use. In strict mode (``ACTIONS_REQUIRE_GUARD``) each action
+of the blueprint must have a guard, or be declared ``public=True``: checked
+when the blueprint is registered on an app already set up, and again when the
+registry is built (see :func:`~flask_actions._state.check_guarded`).
 
 Request time: an action runs behind the ``before_request`` functions of its
 blueprint (and its parents), as the blueprint's views do, then behind the
@@ -18,6 +21,7 @@ import typing as t
 
 from flask import Blueprint
 
+from ._state import check_guarded
 from .action import Action
 from .action import check_csrf_field
 from .action import make_schema
@@ -62,6 +66,7 @@ class ActionsMixin:
         schema: SchemaLike | None = None,
         name: str | None = None,
         decorators: t.Sequence[t.Callable[[t.Any], t.Any]] = (),
+        public: bool = False,
     ) -> t.Callable[[t.Callable[P, R]], Action[P, R]]: ...
 
     def action(
@@ -72,6 +77,7 @@ class ActionsMixin:
         schema: SchemaLike | None = None,
         name: str | None = None,
         decorators: t.Sequence[t.Callable[[t.Any], t.Any]] = (),
+        public: bool = False,
     ) -> t.Any:
         """Register a function as an action. Use bare or with options::
 
@@ -92,6 +98,9 @@ class ActionsMixin:
         :param decorators: decorators wrapped around the function, the first
             outermost, e.g. ``[login_required]``: the same as stacking them
             under ``@bp.action``. They apply to direct calls too.
+        :param public: anyone may call this action. Strict mode
+            (``ACTIONS_REQUIRE_GUARD``) refuses an action without a guard
+            unless it says so.
         """
 
         def decorator(f: t.Callable[..., t.Any]) -> Action[t.Any, t.Any]:
@@ -106,6 +115,10 @@ class ActionsMixin:
                 wrapped,
                 name=full_name,
                 schema=make_schema(schema, f.__name__.title().replace("_", "")),
+                public=public,
+                # functools.wraps, as login_required and limit use, leaves
+                # __wrapped__ on a decorated function.
+                decorated=bool(decorators) or hasattr(f, "__wrapped__"),
             )
             action.watched = watched
             if any(a.name == full_name for a in self._actions):
@@ -158,10 +171,21 @@ class ActionBlueprint(Blueprint, ActionsMixin):
         return f"{self.name}.{func_name}"
 
     def register(self, app: App, options: dict[str, t.Any]) -> None:
-        """Register on ``app``, refusing schemas that declare its CSRF field.
+        """Register on ``app``, refusing schemas that declare its CSRF field
+        and, in strict mode, actions without a guard.
 
         :raises ValueError: if an action's schema reads the field named by
             ``WTF_CSRF_FIELD_NAME``, which carries the CSRF token.
+        :raises RuntimeError: if ``ACTIONS_REQUIRE_GUARD`` is set, flask-actions
+            is set up on ``app``, and an action has no guard and is not public.
         """
         check_csrf_field(app.config, self._actions)
         super().register(app, options)
+        state = app.extensions.get("actions")
+        if state is not None and app.config.get("ACTIONS_REQUIRE_GUARD"):
+            # Flask's own rule for the name a blueprint is registered under.
+            prefix = options.get("name_prefix", "")
+            registered = f"{prefix}.{options.get('name', self.name)}".lstrip(".")
+            before = state.hooks(app, registered)[0]
+            for action in self._actions:
+                check_guarded(app, action, registered, before)

@@ -34,6 +34,14 @@ Configuration (set before ``init_app``; defaults are set with
 ``ACTIONS_BOUND_MAX_AGE``
     Seconds after which bound arguments in a page expire. Default: ``None``
     (valid while the secret is).
+``ACTIONS_ALLOW_WEAK_SECRET``
+    Run outside debug and testing with a secret shorter than 32 bytes or one
+    the documentation shows (by default ``init_app`` refuses to; in debug and
+    testing it logs a warning). Default: ``False``.
+``ACTIONS_REQUIRE_GUARD``
+    Strict mode: refuse an action with no guard (a decorator, a blueprint
+    ``before_request`` or a ``before_action`` hook) unless it is declared
+    ``public=True``. Default: ``False``.
 ``ACTIONS_DIRECT_TEMPLATE_CALLS``
     Let templates call plain functions and methods (``bind``, ``fa.button``,
     ``url_for``...) without Jinja's generic ``Context.call`` (a page with a
@@ -42,6 +50,7 @@ Configuration (set before ``init_app``; defaults are set with
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 from flask import Blueprint
@@ -68,7 +77,27 @@ DEFAULTS: dict[str, t.Any] = {
     "ACTIONS_MAX_CONTENT_LENGTH": 1024 * 1024,
     "ACTIONS_BOUND_MAX_AGE": None,
     "ACTIONS_DIRECT_TEMPLATE_CALLS": True,
+    "ACTIONS_REQUIRE_GUARD": False,
+    "ACTIONS_ALLOW_WEAK_SECRET": False,
 }
+
+#: The shortest secret, in bytes, that ``init_app`` accepts outside debug and
+#: testing (the 256 bits of the keys derived from it).
+MIN_SECRET_LENGTH = 32
+
+#: Secrets the documentation, the README and the example app show, in lower
+#: case: whoever read them knows them. (Shorter ones fail the length check.)
+#: ``tests/test_setup_checks.py`` finds every secret they show and checks that
+#: each is refused.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "a long random string for the tests",
+        "change me: a long random string, the same on every server",
+        "dev only: set flask_secret_key in production",
+    }
+)
+
+logger = logging.getLogger("flask_actions")
 
 _assets = Blueprint(
     "flask_actions",
@@ -103,13 +132,17 @@ class ActionExtension(ActionsMixin):
         """Set up ``app``: config defaults, the request hook, template globals,
         and the blueprint serving the macros and the browser script.
 
-        :raises RuntimeError: if the app has no secret, or was already set up.
+        :raises RuntimeError: if the app has no secret, or a weak one outside
+            debug and testing (see :func:`check_secrets`), or was already set
+            up.
         """
         if "actions" in app.extensions:
             raise RuntimeError("flask-actions is already set up on this application.")
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         secrets_of(app)  # fail now, with a helpful message, if there is no secret
+        check_secrets(app)
+        check_trusted_hosts(app)
         check_csrf_field(app.config, self._actions)
         app.extensions["actions"] = State(self, run_action)
         request_started.connect(recognise, app, weak=False)
@@ -118,3 +151,91 @@ class ActionExtension(ActionsMixin):
         app.register_blueprint(_assets)
         templating.install(app)
         app.cli.add_command(actions_cli)
+
+
+def check_secrets(app: Flask) -> None:
+    """Refuse a secret that is too short or that the documentation shows.
+
+    ``SECRET_KEY`` and ``ACTIONS_SECRET_KEY`` (whichever are set) must be at
+    least :data:`MIN_SECRET_LENGTH` bytes and not one of
+    :data:`PLACEHOLDER_SECRETS`. In debug and testing a weak secret is a
+    warning in the log; otherwise it is an error, unless
+    ``ACTIONS_ALLOW_WEAK_SECRET`` is set. A weak fallback is a warning: it
+    still opens tokens until it is dropped.
+
+    :raises RuntimeError: naming the setting and what to set it to.
+    """
+    config = app.config
+    found = [
+        (key, config[key], config.get(f"{key}_FALLBACKS") or ())
+        for key in ("ACTIONS_SECRET_KEY", "SECRET_KEY")
+        if config.get(key)
+    ]
+    for key, secret, fallbacks in found:
+        if isinstance(fallbacks, (str, bytes)):
+            fallbacks = (fallbacks,)
+        for fallback in fallbacks:
+            if fallback and _weakness(fallback):
+                logger.warning(
+                    "An entry of %s_FALLBACKS %s: tokens and ids made with it"
+                    " can be forged. Drop it once pages rendered with it have"
+                    " expired.",
+                    key,
+                    _weakness(fallback),
+                )
+        weakness = _weakness(secret)
+        if weakness is None:
+            continue
+        message = (
+            f"{key} {weakness}: whoever knows or guesses it can forge action ids,"
+            f" bound arguments and result cookies. Set app.config[{key!r}] to a"
+            " long random string, the same on every process and host, for"
+            " example the output of: python -c 'import secrets;"
+            " print(secrets.token_hex())'."
+        )
+        if app.debug or app.testing or config.get("ACTIONS_ALLOW_WEAK_SECRET"):
+            logger.warning("%s", message)
+        else:
+            raise RuntimeError(
+                f"{message} (In debug and testing this is a warning; to run"
+                " with this secret anyway, set ACTIONS_ALLOW_WEAK_SECRET = True.)"
+            )
+
+
+def _weakness(secret: str | bytes) -> str | None:
+    """What is wrong with ``secret``, or ``None``."""
+    raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+    text = raw.decode("utf-8", "replace").strip().lower()
+    if text in PLACEHOLDER_SECRETS:
+        return "is a placeholder shown in the flask-actions documentation"
+    if len(raw) < MIN_SECRET_LENGTH:
+        return f"is {len(raw)} bytes long, shorter than {MIN_SECRET_LENGTH}"
+    return None
+
+
+def check_trusted_hosts(app: Flask) -> None:
+    """Warn, outside debug and testing, when the app accepts any ``Host``.
+
+    The origin check compares a request's ``Origin`` with its ``Host``
+    header, which the client sends: a page served under another name that
+    resolves to this server (DNS rebinding) passes it. ``TRUSTED_HOSTS``
+    (Flask 3.1 and later) or ``Request.trusted_hosts`` refuses other hosts.
+    """
+    if app.debug or app.testing:
+        return
+    if app.request_class.trusted_hosts:
+        return
+    if "TRUSTED_HOSTS" in app.default_config:
+        if app.config.get("TRUSTED_HOSTS"):
+            return
+        how = "Set app.config['TRUSTED_HOSTS']"
+    else:  # Flask 3.0
+        how = "Set trusted_hosts on the app's request class (Flask 3.1: TRUSTED_HOSTS)"
+    logger.warning(
+        "TRUSTED_HOSTS is not set: flask-actions compares a request's Origin with"
+        " its Host header, which the client chooses, so a page under another name"
+        " that resolves to this server (DNS rebinding) passes the check. %s to"
+        " the host names this app answers to, e.g. ['example.com',"
+        " '.example.com'].",
+        how,
+    )

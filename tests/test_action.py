@@ -190,6 +190,6 @@ def test_the_csrf_field_name_is_refused_for_extension_actions_too() -> None:
     ext = ActionExtension()
     ext.action(schema={"token": fields.Str()}, name="bad")(lambda data: None)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="s", WTF_CSRF_FIELD_NAME="token")
+    app.config.update(SECRET_KEY="s", TESTING=True, WTF_CSRF_FIELD_NAME="token")
     with pytest.raises(ValueError, match="CSRF token's field name"):
         ext.init_app(app)

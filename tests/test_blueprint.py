@@ -213,7 +213,7 @@ def test_a_blueprint_registered_twice_cannot_host_actions() -> None:
     def go() -> None: ...
 
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = "s"
+    app.config.update(SECRET_KEY="s", TESTING=True)
     ActionExtension(app)
     app.register_blueprint(bp)
     app.register_blueprint(bp, name="again", url_prefix="/again")

@@ -16,7 +16,7 @@ def test_init_app_without_a_secret_says_what_to_set() -> None:
 
 def test_state_and_documented_defaults_are_on_the_app() -> None:
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = "s"
+    app.config.update(SECRET_KEY="s", TESTING=True)
     ActionExtension(app)
     assert "actions" in app.extensions
     assert app.config["ACTIONS_MAX_CONTENT_LENGTH"] == 1024 * 1024
@@ -26,14 +26,14 @@ def test_state_and_documented_defaults_are_on_the_app() -> None:
 
 def test_config_set_before_init_is_kept() -> None:
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="s", ACTIONS_MAX_CONTENT_LENGTH=10)
+    app.config.update(SECRET_KEY="s", TESTING=True, ACTIONS_MAX_CONTENT_LENGTH=10)
     ActionExtension(app)
     assert app.config["ACTIONS_MAX_CONTENT_LENGTH"] == 10
 
 
 def test_double_init_is_an_error() -> None:
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = "s"
+    app.config.update(SECRET_KEY="s", TESTING=True)
     ext = ActionExtension(app)
     with pytest.raises(RuntimeError, match="already set up"):
         ext.init_app(app)
@@ -76,7 +76,7 @@ def test_actions_secret_key_overrides_secret_key() -> None:
     ids = []
     for config in ({"SECRET_KEY": "a"}, {"SECRET_KEY": "b", "ACTIONS_SECRET_KEY": "a"}):
         app = Flask(__name__)
-        app.config.update(config)
+        app.config.update(config, TESTING=True)
         ActionExtension(app)
         app.register_blueprint(bp)
         with app.app_context():

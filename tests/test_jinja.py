@@ -203,7 +203,7 @@ def test_direct_calls_are_on_by_default_and_can_be_turned_off() -> None:
     on, _ = _items_app(True)
     off, _ = _items_app(False)
     default = Flask(__name__)
-    default.config["SECRET_KEY"] = "s"
+    default.config.update(SECRET_KEY="s", TESTING=True)
     ActionExtension(default)
     assert on.jinja_env.context_class.__mro__[1] is Context
     assert default.jinja_env.context_class.__mro__[1] is Context

@@ -29,6 +29,6 @@ def test_the_smallest_app_and_its_test_run(readme_app: Path) -> None:
     readme_test.test_add()
     from readme_app import create_app  # type: ignore[import-not-found]
 
-    page = create_app().test_client().get("/")
+    page = create_app({"TESTING": True}).test_client().get("/")
     assert page.status_code == 200
     assert 'name="_action"' in page.text and "<li>Milk" in page.text
