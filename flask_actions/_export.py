@@ -25,6 +25,8 @@ from marshmallow import RAISE
 from marshmallow import Schema
 from marshmallow import validate
 
+from .uploads import File
+
 if t.TYPE_CHECKING:
     from .action import Action
 
@@ -116,6 +118,8 @@ def field_schema(
 
 
 def _base_schema(field: ma.Field[t.Any], seen: tuple[type[Schema], ...]) -> JSONSchema:
+    if isinstance(field, File):  # a part of a multipart form, not JSON text
+        return {"type": "string", "format": "binary"}
     for cls, fmt in _STRING_FORMATS:
         if isinstance(field, cls):
             return {"type": "string", "format": fmt}
@@ -328,6 +332,8 @@ def typescript_type(schema: JSONSchema, indent: str = "") -> str:
     if isinstance(kind, list):
         parts = [typescript_type({**schema, "type": k}, indent) for k in kind]
         return " | ".join(dict.fromkeys(parts))
+    if kind == "string" and schema.get("format") == "binary":
+        return "Blob"  # an upload, sent in a FormData
     if kind in ("string", "boolean"):
         return str(kind)
     if kind in ("integer", "number"):

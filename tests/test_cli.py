@@ -347,3 +347,22 @@ def test_schema_comment_cannot_end_early() -> None:
     text = run(app, "schema", "--format", "typescript").output
     assert "/** Docs with *\\/ inside. */" in text
     assert "/** x *\\/ y */" in text
+
+
+def test_schema_of_an_upload_is_binary_and_a_blob_in_typescript() -> None:
+    from flask_actions import File
+    from flask_actions._export import typescript_type
+
+    bp = ActionBlueprint("files", __name__)
+
+    @bp.action(schema={"doc": File(required=True)})
+    def upload(data: t.Any) -> None: ...
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a long random secret for the cli test", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    schema = json.loads(run(app, "schema", "files.upload").output)
+    doc = schema["$defs"]["files.upload"]["properties"]["doc"]
+    assert doc == {"type": "string", "format": "binary"}
+    assert typescript_type(doc) == "Blob"
