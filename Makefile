@@ -76,7 +76,7 @@ pytest: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: venv
-	$(BIN)/flask --app examples.todos.app:create_app run --host $(HOST) --port $(PORT)
+	$(BIN)/flask --app examples.todos.app:create_app run --debug --host $(HOST) --port $(PORT)
 
 bench: venv
 	$(BIN)/python -m benchmarks

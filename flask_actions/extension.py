@@ -197,8 +197,9 @@ def check_secrets(app: Flask) -> None:
             logger.warning("%s", message)
         else:
             raise RuntimeError(
-                f"{message} (In debug and testing this is a warning; to run"
-                " with this secret anyway, set ACTIONS_ALLOW_WEAK_SECRET = True.)"
+                f"{message} (In debug mode, flask run --debug, and with TESTING"
+                " this is a warning; to run with this secret anyway, set"
+                " ACTIONS_ALLOW_WEAK_SECRET = True.)"
             )
 
 
