@@ -9,12 +9,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv test test-oldest lint format typecheck pytest docs demo bench clean distclean
+.PHONY: help venv test test-oldest lint format typecheck pytest docs demo bench bench-nextjs clean distclean
 
 help:
 	@echo "make venv       create .venv and install the package with its dev extras"
@@ -27,6 +28,7 @@ help:
 	@echo "make docs       build the documentation into docs/_build/html (warnings are errors)"
 	@echo "make demo       run examples/todos on http://$(HOST):$(PORT)"
 	@echo "make bench      run the benchmarks"
+	@echo "make bench-nextjs  side by side with Next.js 16 (needs Node.js 20.9+, npm, wrk: apt-get install -y wrk)"
 	@echo "make clean      remove caches and build output (distclean: .venv too)"
 
 venv: $(VENV)/.installed
@@ -80,6 +82,12 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks
+
+# Not in `make test`: npm ci from benchmarks/nextjs/package-lock.json, next build,
+# Chromium submits, then about 20 minutes of wrk (docs/performance.md).
+bench-nextjs: venv
+	@command -v wrk >/dev/null || { echo "bench-nextjs needs wrk: apt-get install -y wrk" >&2; exit 1; }
+	$(BIN)/python -m benchmarks.nextjs_bench $(BENCH_ARGS)
 
 # `make pytest` builds the docs too (tests/test_docs.py), into a temporary directory.
 docs: venv
