@@ -18,6 +18,7 @@ import typing as t
 import pytest
 from flask import Flask
 from flask import g
+from flask import redirect as flask_redirect
 from flask import render_template
 from flask import request
 from flask import Response
@@ -712,6 +713,49 @@ def test_an_old_success_message_goes_when_a_failure_shows(tab: Tab) -> None:
         "() => FlaskActions.messages.network"
     )
     assert page.input_value("#note-text") == "lost connection"
+
+
+@pytest.mark.parametrize("js", [False, True], ids=["no-js", "js"])
+def test_a_refused_action_still_takes_the_user_to_the_sign_in_page(
+    board: Board,
+    live_server: Callable[..., LiveServer],
+    browser_page: Callable[..., Page],
+    js: bool,
+) -> None:
+    app = make_app(board)
+    # What Flask-Login's login_required does for every view of a blueprint.
+    admin = ActionBlueprint("admin", __name__)
+
+    @admin.before_request
+    def sign_in_first() -> Response | None:
+        if request.cookies.get("user") is None:
+            return flask_redirect("/sign-in?next=/")
+        return None
+
+    @admin.action
+    def purge() -> None:
+        board.runs["purge"] += 1
+
+    @app.get("/sign-in")
+    def sign_in() -> str:
+        return "<!doctype html><title>Sign in</title><h1 id='sign-in'>Sign in</h1>"
+
+    app.register_blueprint(admin)
+    app.jinja_loader = DictLoader(
+        {
+            "board.html": BOARD.replace(
+                "<main>",
+                "{% call fa.form(action('admin.purge'), id='purge') %}"
+                "<button id='purge-button'>Purge</button>{% endcall %}<main>",
+            )
+        }
+    )
+    tab = Tab(browser_page(js=js), live_server(app), js).open()
+    with tab.page.expect_navigation(url=tab.server.url + "/sign-in?next=/"):
+        tab.page.click("#purge-button")
+    assert tab.page.inner_text("#sign-in") == "Sign in"
+    assert board.runs == {}
+    assert len(tab.posts) == 1
 
 
 # --- 8. Enter does what the user means ---------------------------------------------

@@ -453,7 +453,9 @@
     const { response, result, file } = outcome;
     if (file !== undefined) return handOver(response, file);
     if (result.csrf_token) renewTokens(result.csrf_token);
-    if (result.ok && result.redirect) {
+    // A redirect is followed after a failure too: a sign-in page the action
+    // was refused for.
+    if (result.redirect) {
       if (navigate) location.assign(result.redirect);
     } else if (result.html) applyPage(result, form, succeeded);
     else if (result.ok && succeeded) {
@@ -541,7 +543,7 @@
     showOptimistic(submission, body);
     const outcome = await send(url, body, headers);
     const { response, result } = outcome;
-    const leaving = result.ok && (result.redirect || (outcome.file !== undefined && response.redirected));
+    const leaving = !!result.redirect || (result.ok && outcome.file !== undefined && response.redirected);
     if (!leaving) setPending(submission, false); // else busy until the browser has left
     if (!previous && renewable(result)) {
       apply(outcome, form);
@@ -552,7 +554,7 @@
       apply(outcome, form, result.ok ? submission.snapshot : null);
       const current = form.isConnected ? form : doc.getElementById(form.id) || form;
       if (result.ok) clearMessage(form);
-      else {
+      else if (!leaving) {
         showMessage(current, result.message);
         focusInvalid(current, result.errors);
       }
