@@ -31,12 +31,12 @@ TOKEN_REUSE = 300.0
 #: Bytes of sealed tokens an app keeps for reuse.
 TOKEN_CACHE_SIZE = 4 * 1024 * 1024
 
-#: What an entry of the :class:`ReuseCache` holds besides its strings and
-#: bytes, with room to spare: the cache's own record and its key, and a
-#: binding's :class:`~flask_actions.action.BoundAction` with its tuples (its
-#: arguments, its last sealed ref) and that ref's time (CPython 3.10-3.13 on
-#: 64 bits; ``tests/test_token_cache.py`` holds the estimate to what
-#: ``tracemalloc`` measures).
+#: What a kept token or binding holds besides its strings and bytes, with
+#: room to spare: the cache's own record and its key, and a binding's
+#: :class:`~flask_actions.action.BoundAction` with its tuples (its arguments,
+#: its last sealed ref) and that ref's time (CPython 3.10-3.13 on 64 bits;
+#: ``tests/test_token_cache.py`` holds the estimates to what ``tracemalloc``
+#: measures).
 _ENTRY_OVERHEAD = 400
 
 #: Field names the wire protocol uses; no schema may declare them.
@@ -45,22 +45,21 @@ Hook = t.Callable[..., t.Any]
 
 
 class ReuseCache:
-    """Values kept for reuse, at most :attr:`budget` bytes of them, the least
-    recently used dropped first: sealed tokens (one cache per app,
-    :attr:`State.tokens`) and bindings (one per process, see
-    :meth:`~flask_actions.Action.bind`).
+    """Sealed tokens one app keeps for reuse (:attr:`State.tokens`): at most
+    :attr:`budget` bytes of them, the least recently used dropped first.
 
     What pages bind may come from the request (a slug in the URL), so its size
     is the client's choice: the cache counts the bytes of every entry (an
-    estimate that errs high), not entries, and keeps no entry larger than half
-    the budget.
+    estimate that errs high, :func:`token_size`), not entries, and keeps no
+    entry larger than half the budget.
 
     Entries live in two halves. New and reused ones go into :attr:`recent`;
     when it holds half the budget, it becomes the older half and the previous
     older half is dropped. An entry used again at least once per half a
-    budget of new entries is never dropped, and a hit is one dictionary read
-    (``bind`` reads :attr:`recent` itself: it runs once per row). Reads take
-    no lock; writes take one.
+    budget of new entries is never dropped, and a hit is one dictionary read.
+    Reads take no lock; writes take one. (The bindings of
+    :meth:`~flask_actions.Action.bind` are kept the same way, per process:
+    :class:`~flask_actions.action._KeptBindings`.)
     """
 
     __slots__ = ("budget", "recent", "_older", "_recent_size", "_older_size", "_lock")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import typing as t
+import weakref
 
 from flask import current_app
 from marshmallow import Schema
@@ -18,7 +20,6 @@ from marshmallow import Schema
 from . import codec
 from ._state import binding_size
 from ._state import get_state
-from ._state import ReuseCache
 from .wire import RESERVED_FIELDS
 
 P = t.ParamSpec("P")
@@ -31,11 +32,8 @@ SchemaLike: t.TypeAlias = Schema | type[Schema] | t.Mapping[str, t.Any]
 #: Bytes of bindings (see :meth:`Action.bind`) the process keeps for reuse.
 BINDING_CACHE_SIZE = 4 * 1024 * 1024
 
-#: Bindings of one int or str by ``(action, argument)``, with the last token
-#: each was sealed into. A binding is the same value in every app (its
-#: ``sealed`` names the app's cache it belongs to), so one cache serves the
-#: process, as an ``lru_cache`` would, and a hit costs one dictionary read.
-_kept_bindings = ReuseCache(BINDING_CACHE_SIZE)
+#: ``argument → (binding, size)``: what one action keeps of its bindings.
+_Kept: t.TypeAlias = "dict[int | str, tuple[BoundAction, int]]"
 
 
 def no_template_context(func: F) -> F:
@@ -133,6 +131,9 @@ class Action(t.Generic[P, R]):
         self._signature: inspect.Signature | None = None
         #: Counts of bound arguments already found to fit (checked per request).
         self._fitting_counts: set[int] = set()
+        #: This action's share of the kept bindings (see :class:`_KeptBindings`).
+        self._kept: _Kept = {}
+        self._older_kept: _Kept = {}
 
     def __repr__(self) -> str:
         return f"<Action {self.name!r}>"
@@ -171,16 +172,16 @@ class Action(t.Generic[P, R]):
             or a value cannot be encoded.
         """
         # A list page binds every row's id on every render. A binding of one
-        # int or str (exactly: not a bool, which equals an int) is kept and
-        # returned again, with the token it was sealed into (see
-        # BoundAction.sealed), so a re-render encodes and seals nothing.
+        # int or str (exactly: not a bool, which equals an int) is kept (see
+        # _KeptBindings) and returned again, with the token it was sealed into
+        # (see BoundAction.sealed), so a re-render encodes and seals nothing.
         one: t.Any = args[0] if len(args) == 1 else None
         reusable = type(one) is int or type(one) is str
         if reusable:
-            kept = _kept_bindings.recent.get((self, one))
+            kept = self._kept.get(one)
             if kept is not None:
-                return kept[0]  # type: ignore[no-any-return]
-            found: BoundAction | None = _kept_bindings.get((self, one))
+                return kept[0]
+            found = _kept_bindings.reuse(self, one)
             if found is not None:
                 return found
         if len(args) not in self._fitting_counts:
@@ -191,7 +192,7 @@ class Action(t.Generic[P, R]):
             raise TypeError(f"Cannot bind to {self.name!r}: {e}") from None
         bound = BoundAction(self, args, payload)
         if reusable:
-            _kept_bindings.put((self, one), bound, binding_size(one, payload))
+            _kept_bindings.keep(self, one, bound, binding_size(one, payload))
         return bound
 
     def _check_arity(self, count: int) -> None:
@@ -212,6 +213,86 @@ class Action(t.Generic[P, R]):
                 f" ({needs}): {e}"
             ) from None
         self._fitting_counts.add(count)
+
+
+class _KeptBindings:
+    """The bindings of one int or str that actions keep for reuse (see
+    :meth:`Action.bind`): at most :attr:`budget` bytes of them in the process,
+    by the estimate of :func:`~flask_actions._state.binding_size`.
+
+    A binding is the same value in every app (its ``sealed`` names the app
+    cache its token belongs to), so one budget serves the process, as an
+    ``lru_cache`` would. Kept as :class:`~flask_actions._state.ReuseCache`
+    keeps tokens, in two halves, the least recently used half dropped first;
+    but each action holds its own share of both halves, so that a hit is one
+    read of the action's own dictionary, as cheap as a binding can be found.
+    When the recent shares together reach half the budget, every action's
+    recent share becomes its older one and the older ones are dropped.
+    """
+
+    def __init__(self, budget: int) -> None:
+        #: The most bytes the kept bindings may take.
+        self.budget = budget
+        self._recent_size = 0
+        self._older_size = 0
+        #: The actions that keep something.
+        self._holders: weakref.WeakSet[Action[t.Any, t.Any]] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """The bytes the kept bindings take now (by the estimate)."""
+        return self._recent_size + self._older_size
+
+    def reuse(
+        self, action: Action[t.Any, t.Any], argument: int | str
+    ) -> BoundAction | None:
+        """The binding ``action`` keeps in its older share (now recent again)."""
+        if argument not in action._older_kept:
+            return None
+        with self._lock:
+            entry = action._older_kept.pop(argument, None)
+            if entry is None:  # dropped or moved by another thread meanwhile
+                return None
+            self._older_size -= entry[1]
+            self._add(action, argument, entry)
+        return entry[0]
+
+    def keep(
+        self,
+        action: Action[t.Any, t.Any],
+        argument: int | str,
+        bound: BoundAction,
+        size: int,
+    ) -> None:
+        """Keep ``bound`` for ``action`` and ``argument``, counted as ``size``
+        bytes; nothing larger than half the budget is kept."""
+        if 2 * size > self.budget:
+            return
+        with self._lock:
+            self._add(action, argument, (bound, size))
+
+    def _add(
+        self,
+        action: Action[t.Any, t.Any],
+        argument: int | str,
+        entry: tuple[BoundAction, int],
+    ) -> None:
+        replaced = action._kept.pop(argument, None)
+        if replaced is not None:
+            self._recent_size -= replaced[1]
+        if 2 * (self._recent_size + entry[1]) > self.budget:
+            for holder in list(self._holders):
+                holder._older_kept, holder._kept = holder._kept, {}
+                if not holder._older_kept:
+                    self._holders.discard(holder)
+            self._older_size, self._recent_size = self._recent_size, 0
+        action._kept[argument] = entry
+        self._recent_size += entry[1]
+        self._holders.add(action)
+
+
+_kept_bindings = _KeptBindings(BINDING_CACHE_SIZE)
 
 
 class BoundAction:
