@@ -24,6 +24,7 @@ from flask_wtf.csrf import generate_csrf
 from jinja2 import DictLoader
 from marshmallow import fields
 from marshmallow import validate
+from servers import csp_violations
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
@@ -33,6 +34,7 @@ from flask_actions import revalidate_tag
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Iterator
 
     from playwright.sync_api import Page
     from playwright.sync_api import Request
@@ -264,8 +266,12 @@ def posted(request: Request) -> dict[str, str]:
 @pytest.fixture
 def session(
     live_server: Callable[..., LiveServer], browser_page: Callable[..., Page]
-) -> Session:
-    return Session(browser_page(js=True), live_server(make_app())).open()
+) -> Iterator[Session]:
+    session = Session(browser_page(js=True), live_server(make_app())).open()
+    yield session
+    # The page runs under live_server's strict CSP: the script needed nothing
+    # it forbids (no inline style, no eval, no inline handler).
+    assert csp_violations(session.page) == []
 
 
 pytestmark = pytest.mark.browser
