@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "apps"))
 
-from board_app import create_app  # noqa: E402
+from board_app import create_app
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
