@@ -58,7 +58,7 @@ BOARD = """\
   <link rel="stylesheet" href="{{ url_for('board.stylesheet') }}">
   {{ fa.script() }}
 </head>
-<body>
+<body data-note="{{ action_ref(action('board.note')) }}">
   {{ fa.message() }}
   <p id="density">{{ density }}</p>
   {% call fa.form(action('board.toggle_density'), id='density-form') %}
@@ -73,7 +73,7 @@ BOARD = """\
           {%- for other in columns %} data-to-{{ other }}="{{ action_ref(action('board.move').bind(card.id, other)) }}"{% endfor %}>
           {% call fa.form(action('board.rename').bind(card.id), id='rename-%d' % card.id) %}
             {{ fa.button(action('board.delete').bind(card.id), 'Delete', id='delete-%d' % card.id,
-                         data_fa_confirm='Delete “%s”?' % card.title) }}
+                         confirm='Delete “%s”?' % card.title) }}
             <input id="title-{{ card.id }}" name="title" value="{{ fa.value('title', card.title) }}">
             {{ fa.errors('title') }}
             <button id="save-{{ card.id }}" data-pending-text="Saving…">Save</button>
@@ -103,6 +103,10 @@ BOARD = """\
     <button id="note-button">Save note</button>
   {% endcall %}
   <div id="note-messages"></div>
+
+  {% call fa.form(action('board.clear'), id='clear', confirm='Clear the board?') %}
+    <button id="clear-button">Clear the board</button>
+  {% endcall %}
 
   {% call fa.form(action('board.note'), id='quiet-note', data_fa_page='none') %}
     <input id="quiet-text" name="text">
@@ -239,6 +243,12 @@ def make_app(board: Board) -> Flask:
         with board.lock:
             board.cards.pop(card_id, None)
         revalidate_tag("board")
+
+    @bp.action
+    def clear() -> None:
+        board.runs["clear"] += 1
+        with board.lock:
+            board.cards.clear()
 
     @bp.action
     def move(card_id: int, column: str) -> None:
@@ -510,6 +520,44 @@ def test_a_call_with_an_expired_token_is_sent_again_once(
     # The second one carries the token the refusal brought, now in the page.
     token = tab.page.get_attribute("meta[name=csrf-token]", "content")
     assert tab.posts[1].headers["x-csrftoken"] == token
+
+
+def test_a_call_brings_the_fresh_token_to_every_form(tab: Tab, board: Board) -> None:
+    page = tab.page
+    stale = page.get_attribute("meta[name=csrf-token]", "content")
+    # The session (and the CSRF secret in it) is gone; a call that changes
+    # nothing on the page, so its answer carries no page to morph.
+    page.context.clear_cookies()
+    ok = page.evaluate(
+        """() => FlaskActions.call(document.body.dataset.note, {text: 'hi'})
+                 .then(result => result.ok && result.html === null)"""
+    )
+    assert ok is True
+    assert board.runs == {"note": 1}
+    assert len(tab.posts) == 2
+
+    token = page.get_attribute("meta[name=csrf-token]", "content")
+    assert token != stale
+    hidden = page.evaluate(
+        "() => [...document.querySelectorAll('input[name=csrf_token]')].map(i => i.value)"
+    )
+    assert set(hidden) == {token}
+    # fa.button values: REF~TOKEN outside an fa.form; a confirming button
+    # inside one (REF~~?) keeps its flag and gets no token of its own.
+    values = page.evaluate(
+        "() => [...document.querySelectorAll('[data-fa-button]')].map(b => b.value)"
+    )
+    moves = [v for v in values if not v.endswith("~?")]
+    assert moves and all(v.split("~")[1] == token for v in moves)
+    assert [v.split("~")[1:] for v in values if v.endswith("~?")] == [["", "?"]] * 2
+    # The forms work at once: one request each.
+    page.click("#move-1-done")
+    tab.wait_after()
+    page.fill("#new-title", "Milk")
+    page.click("#add-button")
+    tab.wait_after(2)
+    assert len(tab.posts) == 4
+    assert board.runs == {"note": 1, "move": 1, "add": 1}
 
 
 # --- 4. Typed text belongs to the user --------------------------------------------
@@ -868,7 +916,21 @@ def test_a_message_goes_where_the_page_wants_it(tab: Tab) -> None:
 
 
 @pytest.mark.parametrize("answer", ["accept", "dismiss"])
-def test_a_button_that_asks_first(tab: Tab, board: Board, answer: str) -> None:
+@pytest.mark.parametrize(
+    ("button", "question", "runs"),
+    [
+        pytest.param("#delete-1", "Delete “Write tests”?", {"delete": 1}, id="button"),
+        pytest.param("#clear-button", "Clear the board?", {"clear": 1}, id="form"),
+    ],
+)
+def test_a_button_or_form_that_asks_first(
+    tab: Tab,
+    board: Board,
+    answer: str,
+    button: str,
+    question: str,
+    runs: dict[str, int],
+) -> None:
     page = tab.page
     asked: list[str] = []
 
@@ -877,18 +939,25 @@ def test_a_button_that_asks_first(tab: Tab, board: Board, answer: str) -> None:
         getattr(dialog, answer)()
 
     page.on("dialog", on_dialog)
-    page.click("#delete-1")
-    # Then something that surely settles, to know the first click did all
-    # it was going to do.
-    press(tab, "#move-2-doing")
-
-    assert asked == ["confirm: Delete “Write tests”?"]
+    page.click(button)
     if answer == "accept":
-        assert board.runs == {"delete": 1, "move": 1}
+        tab.wait_after()
+        assert asked == [f"confirm: {question}"]
+        assert board.runs == runs
         assert 1 not in board.cards
         assert page.locator("#card-1").count() == 0
         assert 'name="_confirmed"\r\n\r\n1' in tab.posts[0].post_data
-    else:
-        assert board.runs == {"move": 1}
         assert len(tab.posts) == 1
-        assert page.locator("#card-1").count() == 1
+        return
+    # Then something that surely settles, to know the click did all it was
+    # going to do: nothing was sent for it.
+    press(tab, "#move-2-doing")
+    assert asked == [f"confirm: {question}"]
+    assert board.runs == {"move": 1}
+    assert len(tab.posts) == 1
+    assert page.locator("#card-1").count() == 1
+    assert tab.events() == [
+        "fa:before move-form-2-doing",
+        "fa:success move-form-2-doing",
+        "fa:after #document",
+    ]

@@ -439,10 +439,11 @@
     const meta = csrfMeta();
     const stale = new Set([meta?.content]);
     for (const button of doc.querySelectorAll('[data-fa-button]')) {
-      const [ref, old] = button.value.split('~');
-      if (old === undefined) continue;
-      stale.add(old);
-      button.value = ref + '~' + token;
+      const parts = button.value.split('~'); // REF~TOKEN, or REF~TOKEN~CONFIRMATION
+      if (!parts[1]) continue; // no token of its own (inside an fa.form)
+      stale.add(parts[1]);
+      parts[1] = token;
+      button.value = parts.join('~');
     }
     for (const input of doc.querySelectorAll('input[type=hidden]')) if (stale.has(input.value)) input.value = token;
     if (meta) meta.content = token;
