@@ -115,7 +115,10 @@ response = function(status, headers, body)
     count(status == 200 and fits(body, then_marker), status)
   elseif pair then
     if status == status_wanted then
-      local set = headers["Set-Cookie"]
+      local set = nil
+      for name, value in pairs(headers) do
+        if string.lower(name) == "set-cookie" then set = value end
+      end
       cookie_name, cookie_value = nil, nil
       if set then cookie_name, cookie_value = set:match("^%%s*([^=;]+)=([^;]*)") end
       second = true
