@@ -161,3 +161,26 @@ def test_two_tabs_a_stale_tab_acts_on_a_card_the_other_moved(
     assert second.locator(".flash").inner_text() == "Card deleted."
     first.reload()
     assert first.locator(".card").count() == 0
+
+
+def test_another_cards_button_pressed_while_one_is_in_flight_runs_too(
+    live_server: Callable[..., LiveServer],
+    browser_page: Callable[..., Page],
+    tmp_path: Path,
+) -> None:
+    slow = create_app(
+        {"DATABASE": str(tmp_path / "slow.sqlite3"), "BOARD_SLOW_SECONDS": 0.6}
+    )
+    server = live_server(slow)
+    page = browser_page(js=True)
+    page.goto(server.url + "/")
+    add(page, "Alpha")
+    add(page, "Beta")
+    page.click("#move-1-doing")
+    # Every card's buttons sit in one form: the second press is its own
+    # submission, not a repeat of the first, and is not dropped.
+    page.click("#move-2-done")
+    settle(page)
+    assert titles(page, "doing") == ["Alpha"] and titles(page, "done") == ["Beta"]
+    page.reload()
+    assert titles(page, "doing") == ["Alpha"] and titles(page, "done") == ["Beta"]

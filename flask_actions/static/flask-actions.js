@@ -25,7 +25,10 @@
     badRedirect: 'The server sent an address this page does not open.',
   };
 
-  const submissions = new Map(); // form -> its submission in flight
+  const submissions = new Map(); // form, or fa.button of its own, -> its submission in flight
+  // An fa.button invokes its own action: pressing another card's button while
+  // one is in flight is a submission of its own, not a repeat of the first.
+  const submissionKey = (form, submitter) => (submitter?.hasAttribute('data-fa-button') ? submitter : form);
   const pendingSubmitters = new WeakSet(); // a page update leaves them alone
   const editedControls = new WeakSet(); // fields the user typed into
   const createdMessages = new WeakMap(); // form -> the message element this script added for it
@@ -287,12 +290,14 @@
   function setPending(submission, pending) {
     const { form, submitter } = submission;
     if (pending) {
-      submissions.set(form, submission);
+      submissions.set(submission.key, submission);
       showPending(submission);
     } else {
-      submissions.delete(form);
-      form.removeAttribute('aria-busy');
-      form.removeAttribute('data-pending');
+      submissions.delete(submission.key);
+      if (![...submissions.values()].some((other) => other.form === form)) {
+        form.removeAttribute('aria-busy');
+        form.removeAttribute('data-pending');
+      }
       for (const item of submission.items) item.remove();
       for (const [target, wasHidden] of submission.hiddenTargets) target.hidden = wasHidden;
       submission.items = submission.hiddenTargets = [];
@@ -517,9 +522,10 @@
   }
 
   async function submit(form, submitter, previous) {
-    if (submissions.has(form)) return;
     // The hidden default button fa.form renders first (for Enter): no submitter.
     if (submitter?.hasAttribute('data-fa-default')) submitter = null;
+    const key = submissionKey(form, submitter);
+    if (submissions.has(key)) return;
     let body;
     if (previous) body = sameFieldsRenewed(form, submitter, previous);
     else {
@@ -538,7 +544,7 @@
     const url = submitter?.hasAttribute('formaction') ? submitter.formAction : form.action;
     const headers = { 'X-Flask-Actions': 'form' };
     if ((submitter?.getAttribute('data-fa-page') ?? form.getAttribute('data-fa-page')) === 'none') headers[PAGE_HEADER] = 'none';
-    const submission = { form, submitter, focused: doc.activeElement, snapshot: new Map(), items: [], hiddenTargets: [] };
+    const submission = { key, form, submitter, focused: doc.activeElement, snapshot: new Map(), items: [], hiddenTargets: [] };
     for (const control of form.elements) if (CONTROL.test(control.nodeName)) submission.snapshot.set(control, valueOf(control));
     setPending(submission, true);
     showOptimistic(submission, body);
