@@ -113,8 +113,27 @@ def unit(key: str, csrf: bool = True) -> t.Callable[[], None]:
     fields = dict(VALID_FORM)
     if token:
         fields["csrf_token"] = token
-    if key == "action_form":
+    if key in ("action_form", "action_page", "action_nopage"):
         fields["_action"] = ref or ""
+    if key in ("action_page", "action_nopage"):
+        # The script submitting the form: the JSON answer, with the page the
+        # no-JS flow would show (parity) or, asked for none, without it.
+        headers.update(
+            {
+                "Accept": "application/json",
+                "X-Flask-Actions": "form",
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+        )
+        if key == "action_nopage":
+            headers["X-Flask-Actions-Page"] = "none"
+        enhanced = _Call(app, "POST", "/", headers, urlencode(fields).encode())
+
+        def submit() -> None:
+            status, _ = enhanced()
+            assert status.startswith("200"), status
+
+        return submit
     path = "/" if key == "action_form" else "/form"
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     post = _Call(app, "POST", path, headers, urlencode(fields).encode())
@@ -133,7 +152,15 @@ def unit(key: str, csrf: bool = True) -> t.Callable[[], None]:
     return cycle
 
 
-KEYS = ("view", "smorest", "action", "action_form", "view_form")
+KEYS = (
+    "view",
+    "smorest",
+    "action",
+    "action_form",
+    "view_form",
+    "action_page",
+    "action_nopage",
+)
 
 
 def measure(

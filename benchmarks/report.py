@@ -117,6 +117,16 @@ def inprocess(samples: t.Mapping[str, t.Sequence[float]], title: str) -> list[st
         "  (ratios: median of the per-round ratios; CPU time only, the targets"
         " are held against HTTP throughput)"
     )
+    page, nopage, cycle = (
+        samples.get(k) for k in ("action_page", "action_nopage", "action_form")
+    )
+    if page and nopage and cycle:
+        lines.append(
+            "  parity default (an enhanced form's answer carries the page):"
+            f" {best(page) - best(nopage):.0f} µs more than asking for none;"
+            f" the whole enhanced submit is {median_ratio(page, cycle):.2f}× the"
+            " time of the no-JS POST + GET"
+        )
     lines += targets(
         lambda a, b: (
             median_ratio(samples[b], samples[a])
