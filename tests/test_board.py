@@ -155,8 +155,13 @@ def test_two_tabs_a_stale_tab_acts_on_a_card_the_other_moved(
     settle(first)
     # The second tab still shows Alpha in "todo": its delete still deletes it.
     assert titles(second, "todo") == ["Alpha"]
+    second.once("dialog", lambda dialog: dialog.accept())
     second.click("#delete-1")
     settle(second)
+    if not js:  # the page asks first; the same button pressed again deletes
+        assert second.locator(".fa-confirm").inner_text() == "Delete “Alpha”?"
+        second.click("#delete-1")
+        settle(second)
     assert second.locator(".card").count() == 0
     assert second.locator(".flash").inner_text() == "Card deleted."
     first.reload()
@@ -184,3 +189,37 @@ def test_another_cards_button_pressed_while_one_is_in_flight_runs_too(
     assert titles(page, "doing") == ["Alpha"] and titles(page, "done") == ["Beta"]
     page.reload()
     assert titles(page, "doing") == ["Alpha"] and titles(page, "done") == ["Beta"]
+
+
+@pytest.mark.parametrize("js", JS)
+def test_delete_asks_first_and_one_accidental_press_deletes_nothing(
+    board: LiveServer, browser_page: Callable[..., Page], js: bool
+) -> None:
+    page = browser_page(js=js)
+    page.goto(board.url + "/")
+    add(page, "Alpha")
+    add(page, "Beta")
+    asked: list[str] = []
+    if js:
+        page.once(
+            "dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss())
+        )
+    page.click("#delete-1")
+    settle(page)
+    assert titles(page, "todo") == ["Alpha", "Beta"], "one press deleted nothing"
+    elsewhere = page.context.new_page()
+    elsewhere.goto(board.url + "/")
+    assert titles(elsewhere, "todo") == ["Alpha", "Beta"], "not on the server either"
+    elsewhere.close()
+    if js:
+        assert asked == ["Delete “Alpha”?"]
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#delete-1")
+        settle(page)
+    else:
+        assert page.locator("#card-1 .fa-confirm").inner_text() == "Delete “Alpha”?"
+        assert page.locator(".fa-confirm").count() == 1, "only the pressed one asks"
+        page.click("#delete-1")
+        settle(page)
+    assert titles(page, "todo") == ["Beta"]
+    assert page.locator(".flash").inner_text() == "Card deleted."

@@ -60,7 +60,7 @@ PAGE = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
       {% for other in columns if other != column %}
         {{ fa.button(action('board.move').bind(card.id, other), '→ ' ~ other, id='move-%d-%s' % (card.id, other)) }}
       {% endfor %}
-      {{ fa.button(action('board.delete').bind(card.id), 'Delete', id='delete-%d' % card.id) }}
+      {{ fa.button(action('board.delete').bind(card.id), 'Delete', id='delete-%d' % card.id, confirm='Delete “%s”?' % card.title) }}
       <button type="button" class="like" data-card="{{ card.id }}" id="like-{{ card.id }}">Like</button>
     </li>
   {% endfor %}
