@@ -31,6 +31,12 @@ def board(live_server: Callable[..., LiveServer], tmp_path: Path) -> LiveServer:
     return live_server(create_app({"DATABASE": str(tmp_path / "board.sqlite3")}))
 
 
+def open_board(server: LiveServer, browser_page: Callable[..., Page], js: bool) -> Page:
+    page = browser_page(js=js)
+    page.goto(server.url + "/")
+    return page
+
+
 def settle(page: Page) -> None:
     """Wait until no form is busy (JS on) or the next page has loaded (off)."""
     page.wait_for_load_state()
@@ -51,8 +57,7 @@ def titles(page: Page, column: str) -> list[str]:
 def test_cards_are_added_and_moved_and_the_page_shows_what_the_server_has(
     board: LiveServer, browser_page: Callable[..., Page], js: bool
 ) -> None:
-    page = browser_page(js=js)
-    page.goto(board.url + "/")
+    page = open_board(board, browser_page, js)
     add(page, "Alpha")
     add(page, "Beta")
     assert titles(page, "todo") == ["Alpha", "Beta"]
@@ -68,8 +73,7 @@ def test_cards_are_added_and_moved_and_the_page_shows_what_the_server_has(
 def test_enter_in_a_rename_field_renames_and_never_deletes(
     board: LiveServer, browser_page: Callable[..., Page], js: bool
 ) -> None:
-    page = browser_page(js=js)
-    page.goto(board.url + "/")
+    page = open_board(board, browser_page, js)
     add(page, "Alpha")
     page.fill("#rename-title-1", "Alpha, renamed by Enter")
     page.press("#rename-title-1", "Enter")
@@ -82,8 +86,7 @@ def test_enter_in_a_rename_field_renames_and_never_deletes(
 def test_a_failed_rename_keeps_what_was_typed_and_shows_the_error(
     board: LiveServer, browser_page: Callable[..., Page], js: bool
 ) -> None:
-    page = browser_page(js=js)
-    page.goto(board.url + "/")
+    page = open_board(board, browser_page, js)
     add(page, "Alpha")
     page.fill("#rename-title-1", "x" * 81)
     page.evaluate(
@@ -101,8 +104,7 @@ def test_a_failed_rename_keeps_what_was_typed_and_shows_the_error(
 def test_the_density_cookie_changes_the_look_at_once(
     board: LiveServer, browser_page: Callable[..., Page], js: bool
 ) -> None:
-    page = browser_page(js=js)
-    page.goto(board.url + "/")
+    page = open_board(board, browser_page, js)
     assert page.evaluate("document.body.className") == "roomy"
     page.click("#density-button")
     settle(page)
@@ -113,8 +115,7 @@ def test_the_density_cookie_changes_the_look_at_once(
 def test_typed_text_survives_another_forms_action_with_javascript(
     board: LiveServer, browser_page: Callable[..., Page]
 ) -> None:
-    page = browser_page(js=True)
-    page.goto(board.url + "/")
+    page = open_board(board, browser_page, True)
     add(page, "Alpha")
     page.fill("#rename-title-1", "")
     page.click("#rename-button-1")
@@ -129,8 +130,7 @@ def test_typed_text_survives_another_forms_action_with_javascript(
 def test_a_like_from_an_event_handler_asks_for_no_page(
     board: LiveServer, browser_page: Callable[..., Page]
 ) -> None:
-    page = browser_page(js=True)
-    page.goto(board.url + "/")
+    page = open_board(board, browser_page, True)
     add(page, "Alpha")
     with page.expect_response(lambda r: r.request.method == "POST") as answer:
         page.click("#like-1")
@@ -146,8 +146,7 @@ def test_a_like_from_an_event_handler_asks_for_no_page(
 def test_two_tabs_a_stale_tab_acts_on_a_card_the_other_moved(
     board: LiveServer, browser_page: Callable[..., Page], js: bool
 ) -> None:
-    first = browser_page(js=js)
-    first.goto(board.url + "/")
+    first = open_board(board, browser_page, js)
     add(first, "Alpha")
     second = first.context.new_page()
     second.goto(board.url + "/")
@@ -177,8 +176,7 @@ def test_another_cards_button_pressed_while_one_is_in_flight_runs_too(
         {"DATABASE": str(tmp_path / "slow.sqlite3"), "BOARD_SLOW_SECONDS": 0.6}
     )
     server = live_server(slow)
-    page = browser_page(js=True)
-    page.goto(server.url + "/")
+    page = open_board(server, browser_page, True)
     add(page, "Alpha")
     add(page, "Beta")
     page.click("#move-1-doing")
@@ -195,8 +193,7 @@ def test_another_cards_button_pressed_while_one_is_in_flight_runs_too(
 def test_delete_asks_first_and_one_accidental_press_deletes_nothing(
     board: LiveServer, browser_page: Callable[..., Page], js: bool
 ) -> None:
-    page = browser_page(js=js)
-    page.goto(board.url + "/")
+    page = open_board(board, browser_page, js)
     add(page, "Alpha")
     add(page, "Beta")
     asked: list[str] = []
