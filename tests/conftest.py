@@ -74,3 +74,12 @@ def notes(app: Flask) -> list[str]:
 @pytest.fixture
 def client(app: Flask) -> t.Any:
     return app.test_client()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last. Playwright's sync API leaves an asyncio
+    event loop registered on the main thread, and asgiref (which Flask uses
+    to run ``async def`` views and actions) refuses to start one there: an
+    async action called through the test client after the first browser test
+    would fail, in any suite that mixes the two."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -30,6 +30,12 @@ STRONG = "a strong secret of at least 32 bytes, random in real life"
 def make_app(**config: t.Any) -> Flask:
     app = Flask(__name__)
     app.config.update(config)
+    if "TRUSTED_HOSTS" in config and "TRUSTED_HOSTS" not in Flask.default_config:
+        # Flask 3.0 has no setting: the request class carries the hosts.
+        class Trusting(app.request_class):  # type: ignore[name-defined, misc]
+            trusted_hosts = config["TRUSTED_HOSTS"]
+
+        app.request_class = Trusting
     ActionExtension(app)
     return app
 
