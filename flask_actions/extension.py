@@ -42,10 +42,6 @@ Configuration (set before ``init_app``; defaults are set with
     Strict mode: refuse an action with no guard (a decorator, a blueprint
     ``before_request`` or a ``before_action`` hook) unless it is declared
     ``public=True``. Default: ``False``.
-``ACTIONS_DIRECT_TEMPLATE_CALLS``
-    Let templates call plain functions and methods (``bind``, ``fa.button``,
-    ``url_for``...) without Jinja's generic ``Context.call`` (a page with a
-    button per row renders faster). Default: ``True``.
 """
 
 from __future__ import annotations
@@ -76,7 +72,6 @@ DEFAULTS: dict[str, t.Any] = {
     "ACTIONS_ALLOWED_REDIRECT_HOSTS": [],
     "ACTIONS_MAX_CONTENT_LENGTH": 1024 * 1024,
     "ACTIONS_BOUND_MAX_AGE": None,
-    "ACTIONS_DIRECT_TEMPLATE_CALLS": True,
     "ACTIONS_REQUIRE_GUARD": False,
     "ACTIONS_ALLOW_WEAK_SECRET": False,
 }

@@ -22,7 +22,6 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from markupsafe import Markup
 
-from . import _jinja
 from . import carry
 from ._state import get_state
 from .action import Action
@@ -424,11 +423,8 @@ def _integrity() -> str:
 
 
 def install(app: t.Any) -> None:
-    """Add the globals to ``app``'s Jinja environment and, unless
-    ``ACTIONS_DIRECT_TEMPLATE_CALLS`` is false, the direct calls of
-    :mod:`flask_actions._jinja`."""
-    if app.config["ACTIONS_DIRECT_TEMPLATE_CALLS"]:
-        _jinja.install(app.jinja_env)
+    """Add the globals to ``app``'s Jinja environment (its context class is
+    left as it is)."""
     app.jinja_env.globals.update(
         action=action,
         action_ref=action_ref,

@@ -13,19 +13,11 @@
 - ``/rows-ready``: ``rows.html`` with the real ``bind`` and a ``fa.button``
   that does no work: it returns one real button's markup, made once, for
   every row (so the page has the real size). The floor under any
-  implementation of ``fa.button``;
-- ``/rows-context``: one call a row to a function that takes the template
-  context (``jinja2.pass_context``), which direct calls hand on to Jinja's
-  ``Context.call``: what they cost such calls.
-
-``create_app(direct_calls=False)`` renders the same pages with every call
-going through Jinja's generic ``Context.call`` (``ACTIONS_DIRECT_TEMPLATE_CALLS
-= False``).
+  implementation of ``fa.button``.
 """
 
 from __future__ import annotations
 
-import jinja2
 from flask import Flask
 from flask import render_template
 from flask_wtf.csrf import generate_csrf
@@ -71,16 +63,9 @@ class Ready:
         return self.markup
 
 
-@jinja2.pass_context
-def row_label(context: jinja2.runtime.Context, row_id: int) -> str:
-    """A function that takes the context, as Flask-Babel's ``gettext`` does."""
-    return "Toggle"
-
-
-def create_app(csrf: bool | None = None, direct_calls: bool = True) -> Flask:
+def create_app(csrf: bool | None = None) -> Flask:
     app = Flask(__name__, template_folder="templates")
     app.config.from_mapping(config(csrf))
-    app.config["ACTIONS_DIRECT_TEMPLATE_CALLS"] = direct_calls
     ActionExtension(app)
     app.jinja_env.globals["csrf_token"] = generate_csrf
     todos = ActionBlueprint("todos", __name__)
@@ -92,10 +77,6 @@ def create_app(csrf: bool | None = None, direct_calls: bool = True) -> Flask:
     @todos.get("/rows-floor")
     def rows_floor() -> str:
         return render_template("rows_floor.html", rows=ROWS, noop=NoOp())
-
-    @todos.get("/rows-context")
-    def rows_context() -> str:
-        return render_template("rows_context.html", rows=ROWS, row_label=row_label)
 
     @todos.get("/rows-ready")
     def rows_ready() -> str:
