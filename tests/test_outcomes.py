@@ -199,7 +199,12 @@ def test_a_decorator_returning_a_forbidden_tuple_is_a_failure() -> None:
 
 @pytest.mark.parametrize(
     "location",
-    ["javascript:alert(1)", "//evil.example/x", "/\\evil.example", "https://evil.example"],
+    [
+        "javascript:alert(1)",
+        "//evil.example/x",
+        "/\\evil.example",
+        "https://evil.example",
+    ],
 )
 @pytest.mark.parametrize("how", ["flask", "decorator"])
 def test_every_redirect_an_action_produces_passes_the_same_check(
