@@ -41,13 +41,26 @@ _ID_LENGTH = 22
 
 
 class BadToken(ValueError):
-    """A token cannot be opened. ``reason`` says why, for logs and messages:
+    """A token cannot be opened. ``reason`` says why, for logs:
     ``"malformed"``, ``"invalid"`` (wrong key, tampered, or made for another
-    context) or ``"expired"``."""
+    context) or ``"expired"`` (then it is a :class:`TokenExpired`)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TokenExpired(BadToken):
+    """An authentic token older than the ``max_age`` it was opened with (as
+    itsdangerous' ``SignatureExpired``): what it holds can be trusted, only
+    not used any more."""
+
+    def __init__(self, issued: float, max_age: float) -> None:
+        super().__init__("expired")
+        #: When it was sealed (Unix seconds).
+        self.issued = issued
+        #: The age it was allowed, in seconds.
+        self.max_age = max_age
 
 
 def b64encode(data: bytes) -> str:
@@ -134,6 +147,6 @@ class KeyRing:
             except InvalidTag:
                 continue
             if max_age is not None and time.time() - issued > max_age:
-                raise BadToken("expired")
+                raise TokenExpired(issued, max_age)
             return data
         raise BadToken("invalid")

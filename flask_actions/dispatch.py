@@ -36,9 +36,11 @@ from . import wire
 from ._state import Entry
 from ._state import get_state
 from .crypto import BadToken
+from .crypto import TokenExpired
 from .exceptions import ActionError
 from .exceptions import ActionRejected
 from .exceptions import BadBoundArguments
+from .exceptions import BoundArgumentsExpired
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
 from .exceptions import UnknownAction
@@ -135,10 +137,9 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     args: tuple[t.Any, ...] = ()
     try:
         args = _open_args(app, entry, token, config["ACTIONS_BOUND_MAX_AGE"])
-    except BadBoundArguments as e:
-        expired = isinstance(e.__cause__, BadToken) and e.__cause__.reason == "expired"
+    except BoundArgumentsExpired as e:
         # A call has no form to refresh: only a page can bring fresh arguments.
-        if not (expired and recoverable and mode != "call"):
+        if not (recoverable and mode != "call"):
             raise
         soft = soft or e
         # Authentic, only old: its arguments still tell which form to refill.
@@ -178,14 +179,14 @@ def _open_args(
         try:
             raw = ring.unseal("bound", token, action.name.encode(), max_age=max_age)
             decoded = codec.loads(raw)
+        except TokenExpired as e:
+            raise BoundArgumentsExpired(
+                "This form has expired. Reload the page and submit again."
+            ) from e
         except BadToken as e:
-            message = {
-                "expired": "This form has expired. Reload the page and submit again.",
-            }.get(
-                e.reason,
-                "The form's hidden data was changed or belongs to another form.",
-            )
-            raise BadBoundArguments(message) from e
+            raise BadBoundArguments(
+                "The form's hidden data was changed or belongs to another form."
+            ) from e
         except codec.CodecError as e:
             raise BadBoundArguments("The form's hidden data cannot be read.") from e
         if not isinstance(decoded, list):

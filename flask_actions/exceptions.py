@@ -134,6 +134,12 @@ class BadBoundArguments(ActionRejected, BadRequest):
     reason = "bad_bound_arguments"
 
 
+class BoundArgumentsExpired(BadBoundArguments):
+    """The bound-argument token is authentic but older than
+    ``ACTIONS_BOUND_MAX_AGE``: a page of this site can be rendered again from
+    it."""
+
+
 class PayloadTooLarge(ActionRejected, RequestEntityTooLarge):
     """The body is larger than ``ACTIONS_MAX_CONTENT_LENGTH``."""
 

@@ -8,6 +8,7 @@ from flask_actions.crypto import b64decode
 from flask_actions.crypto import b64encode
 from flask_actions.crypto import BadToken
 from flask_actions.crypto import KeyRing
+from flask_actions.crypto import TokenExpired
 
 
 def test_ids_are_stable_across_key_rings_and_differ_by_secret() -> None:
@@ -78,9 +79,19 @@ def test_max_age_expires_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ring.unseal("bound", token, b"a", max_age=60) == b"[1]"
     later = time.time() + 61
     monkeypatch.setattr(time, "time", lambda: later)
-    with pytest.raises(BadToken) as info:
+    with pytest.raises(TokenExpired) as info:
         ring.unseal("bound", token, b"a", max_age=60)
-    assert info.value.reason == "expired"
+    # An expired token is a bad token that says when it was sealed.
+    assert isinstance(info.value, BadToken)
+    assert 61 <= later - info.value.issued < 63
+    assert info.value.max_age == 60
+
+
+def test_a_forged_token_is_not_an_expired_one() -> None:
+    token = KeyRing(["s"]).seal("bound", b"[1]", b"a")
+    with pytest.raises(BadToken) as info:
+        KeyRing(["other"]).unseal("bound", token, b"a", max_age=60)
+    assert not isinstance(info.value, TokenExpired)
 
 
 def test_a_key_ring_needs_a_secret() -> None:
