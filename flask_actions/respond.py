@@ -54,8 +54,8 @@ def respond(
     else:
         response = _json_response(submission, result, effects)
         ours = True
-    for method, args, options in effects.cookies:
-        getattr(response, method)(*args, **options)
+    for change in effects.cookies:
+        change(response)
     headers = response.headers
     if ours:  # built above without either header: add, without looking
         headers.add("Cache-Control", "no-store")
@@ -264,9 +264,9 @@ def _cookies_after(
     response: with the action's :func:`~flask_actions.set_cookie` and
     :func:`~flask_actions.delete_cookie` applied."""
     after = dict(cookies)
-    for method, args, options in effects.cookies:
-        if method == "set_cookie":
-            after[args[0]] = args[1] if len(args) > 1 else options.get("value", "")
+    for change in effects.cookies:
+        if change.value is None:
+            after.pop(change.key, None)
         else:
-            after.pop(args[0], None)
+            after[change.key] = change.value
     return ImmutableMultiDict(after)

@@ -23,6 +23,9 @@ from .signals import path_revalidated
 from .signals import tag_revalidated
 
 if t.TYPE_CHECKING:
+    from werkzeug.sansio.response import Response
+
+if t.TYPE_CHECKING:
     from .action import Action
     from .action import BoundAction
 
@@ -131,15 +134,31 @@ class Redirect(BaseException):
         self.code = code
 
 
+@dataclasses.dataclass(frozen=True)
+class CookieChange:
+    """A cookie the running action sets (``value``) or deletes (``value`` is
+    ``None``); called with the response, it applies itself to it."""
+
+    key: str
+    value: str | None
+    #: The options of :meth:`werkzeug.wrappers.Response.set_cookie` (or
+    #: ``delete_cookie``).
+    options: dict[str, t.Any]
+
+    def __call__(self, response: Response) -> None:
+        if self.value is None:
+            response.delete_cookie(self.key, **self.options)
+        else:
+            response.set_cookie(self.key, self.value, **self.options)
+
+
 @dataclasses.dataclass
 class Effects:
     """What the running action asked for besides its return value."""
 
     paths: list[str] = dataclasses.field(default_factory=list)
     tags: list[str] = dataclasses.field(default_factory=list)
-    cookies: list[tuple[str, tuple[t.Any, ...], dict[str, t.Any]]] = dataclasses.field(
-        default_factory=list
-    )
+    cookies: list[CookieChange] = dataclasses.field(default_factory=list)
     message: str | None = None
     #: Set by :func:`keep_changes`: a failure keeps the session and cookies.
     keep: bool = False
@@ -316,7 +335,7 @@ def set_cookie(key: str, value: str = "", **options: t.Any) -> None:
     Takes the arguments of :meth:`werkzeug.wrappers.Response.set_cookie`.
     ``flask.after_this_request`` works as well.
     """
-    _require_effects("set_cookie").cookies.append(("set_cookie", (key, value), options))
+    _require_effects("set_cookie").cookies.append(CookieChange(key, value, options))
 
 
 def delete_cookie(key: str, **options: t.Any) -> None:
@@ -324,4 +343,4 @@ def delete_cookie(key: str, **options: t.Any) -> None:
 
     Takes the arguments of :meth:`werkzeug.wrappers.Response.delete_cookie`.
     """
-    _require_effects("delete_cookie").cookies.append(("delete_cookie", (key,), options))
+    _require_effects("delete_cookie").cookies.append(CookieChange(key, None, options))
