@@ -20,6 +20,7 @@ from marshmallow import Schema
 from . import codec
 from ._state import binding_size
 from ._state import get_state
+from .wire import csrf_field_name
 from .wire import RESERVED_FIELDS
 
 P = t.ParamSpec("P")
@@ -77,7 +78,7 @@ def check_csrf_field(
 
     :raises ValueError: naming the action and the field.
     """
-    csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    csrf_field = csrf_field_name(config)
     for action in actions:
         if csrf_field in action.field_names:
             raise ValueError(

@@ -57,6 +57,7 @@ from .signals import action_failed
 from .signals import action_started
 from .signals import action_succeeded
 from .signals import redirected
+from .wire import csrf_field_name
 
 if t.TYPE_CHECKING:
     from .action import Action
@@ -145,7 +146,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
         # Authentic, only old: its arguments still tell which form to refill.
         args = _open_args(app, entry, token, max_age=None)
 
-    csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    csrf_field = csrf_field_name(config)
     payload, values = wire.read_payload(entry.action.schema, csrf_field)
 
     # The page URL's values (a language code...) reach url_value_preprocessors.

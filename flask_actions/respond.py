@@ -32,6 +32,7 @@ from . import codec
 from ._state import blueprint_chain
 from .results import ActionResult
 from .results import Effects
+from .wire import csrf_enabled
 from .wire import current_request
 from .wire import MODE_HEADER
 
@@ -150,7 +151,7 @@ def _json_response(
     soft = submission.soft_rejection
     if soft is not None:
         body["code"] = soft.reason
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
+        if csrf_enabled(current_app.config):
             # What every form on the page needs to be sent again.
             body["csrf_token"] = generate_csrf()
     response = current_app.response_class(

@@ -53,6 +53,8 @@ from .wire import ACTION_FIELD
 from .wire import ACTION_HEADER
 from .wire import button_csrf_token
 from .wire import BUTTON_FIELD
+from .wire import csrf_enabled
+from .wire import csrf_field_name
 from .wire import current_request
 from .wire import FORM_MIMETYPES
 from .wire import read_form
@@ -401,10 +403,7 @@ def _unverified() -> bool:
     """``False`` (nothing vouched) when a CSRF token still can, or the app
     allows requests of unknown origin; else the refusal."""
     config = current_app.config
-    if (
-        config.get("WTF_CSRF_ENABLED", True)
-        or config["ACTIONS_ALLOW_UNVERIFIED_ORIGIN"]
-    ):
+    if csrf_enabled(config) or config["ACTIONS_ALLOW_UNVERIFIED_ORIGIN"]:
         return False
     logger.warning(
         "Refused an action request without Origin, Sec-Fetch-Site or Referer:"
@@ -423,7 +422,7 @@ def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
     req = current_request()
     if req.mimetype in FORM_MIMETYPES:
         form = req.form
-        field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        field = csrf_field_name(config)
         token = form.get(field) or button_csrf_token(form)
         if token:
             return token
@@ -440,7 +439,7 @@ def check_csrf() -> None:
     :raises CSRFTokenInvalid: when it is missing, expired or foreign.
     """
     config = current_app.config
-    if not config.get("WTF_CSRF_ENABLED", True) or g.get("csrf_valid"):
+    if not csrf_enabled(config) or g.get("csrf_valid"):
         return
     try:
         validate_csrf(csrf_token_from_request(config))

@@ -37,6 +37,8 @@ from .wire import BUTTON_FIELD
 from .wire import BUTTON_TOKEN_SEPARATOR
 from .wire import CONFIRM_FIELD
 from .wire import CONFIRMED_FIELD
+from .wire import csrf_enabled
+from .wire import csrf_field_name
 
 _G_RENDER = "_flask_actions_render"
 #: What fa.button sets itself; a keyword argument cannot change them.
@@ -139,7 +141,7 @@ class _Render:
         self.fresh_since = time.monotonic() - self.token_reuse
         #: The targets of the fa.form calls being rendered, innermost last.
         self.forms: list[Target] = []
-        self.csrf_enabled = bool(self.app.config.get("WTF_CSRF_ENABLED", True))
+        self.csrf_enabled = csrf_enabled(self.app.config)
         self.csrf_input: str | None = None
         #: What follows the ref in the value of a button outside any fa.form.
         self.button_token: str | None = None
@@ -188,7 +190,7 @@ def _csrf_input(render: _Render | None = None) -> str:
     """The hidden CSRF field (Flask-WTF keeps one token per request too)."""
     render = render or _render()
     if render.csrf_input is None:
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        field = csrf_field_name(current_app.config)
         render.csrf_input = _hidden_input(field, generate_csrf())
     return render.csrf_input
 
@@ -230,7 +232,7 @@ class MacroHelper:
     @no_template_context
     def hidden(self, target: Target | str) -> Markup:
         html = _hidden_input(ACTION_FIELD, _resolve(target).ref)
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
+        if csrf_enabled(current_app.config):
             html += _csrf_input()
         return Markup(html)
 
@@ -405,7 +407,7 @@ class MacroHelper:
         src = url_for("flask_actions.static", filename=SCRIPT)
         html = (
             f'<meta name="csrf-token" content="{escape(generate_csrf())}">'
-            if current_app.config.get("WTF_CSRF_ENABLED", True)
+            if csrf_enabled(current_app.config)
             else ""
         )
         html += (

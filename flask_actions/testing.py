@@ -75,6 +75,8 @@ from .wire import ACTION_FIELD
 from .wire import ACTION_HEADER
 from .wire import BUTTON_FIELD
 from .wire import BUTTON_TOKEN_SEPARATOR
+from .wire import csrf_enabled
+from .wire import csrf_field_name
 from .wire import MODE_HEADER
 
 __all__ = [
@@ -129,7 +131,7 @@ def prepare(
     token valid for ``client``'s session (``None`` when CSRF is off), and the
     page's origin."""
     app = client.application
-    field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    field = csrf_field_name(app.config)
     csrf: str | None = None
     with (
         client.session_transaction() as client_session,
@@ -137,7 +139,7 @@ def prepare(
     ):
         resolved = lookup_action(target) if isinstance(target, str) else target
         ref = resolved.ref
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
+        if csrf_enabled(current_app.config):
             # Sign the client's own session token, creating it if needed.
             if field in client_session:
                 session[field] = client_session[field]
@@ -200,7 +202,7 @@ def call(
         else:
             form: dict[str, t.Any] = {**(data or {}), ACTION_FIELD: ref}
             if csrf:
-                form[app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")] = csrf
+                form[csrf_field_name(app.config)] = csrf
             sent.update(headers or {})
             response = client.post(page, data=form, headers=sent)
     return CallResult(**_outcome(captured, response), response=response)

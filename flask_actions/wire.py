@@ -54,6 +54,19 @@ MODE_HEADER = "X-Flask-Actions"
 
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
+
+def csrf_field_name(config: t.Mapping[str, t.Any]) -> str:
+    """The form field that carries the CSRF token: Flask-WTF's
+    ``WTF_CSRF_FIELD_NAME``, read with its default."""
+    return str(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+
+
+def csrf_enabled(config: t.Mapping[str, t.Any]) -> bool:
+    """Whether CSRF tokens are on: Flask-WTF's ``WTF_CSRF_ENABLED``, read
+    with its default."""
+    return bool(config.get("WTF_CSRF_ENABLED", True))
+
+
 #: How the client wants the answer.
 #: ``"form"``: a browser without the script (303 or a page);
 #: ``"enhanced"``: the script submitting a form (JSON, with the page HTML);

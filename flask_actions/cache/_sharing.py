@@ -42,6 +42,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from .. import carry
+from ..wire import csrf_field_name
 
 VaryItem = str | t.Callable[[], t.Any]
 
@@ -95,7 +96,7 @@ def _raw_session() -> t.Any:
 
 
 def csrf_field() -> str:
-    return str(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    return csrf_field_name(current_app.config)
 
 
 def bypass_reason(vary: Vary, shared_session_keys: t.Iterable[str]) -> str | None:
