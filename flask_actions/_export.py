@@ -266,6 +266,8 @@ export interface ActionResult<D = unknown> {
   reference: string | null;
   /** Whether the action's own function ran (false when it was refused). */
   ran: boolean;
+  /** The action waits for a confirmation (`confirm=`) and did not run. */
+  awaiting_confirmation?: boolean;
   /** The page as it is now, when the answer carries it. */
   html?: string | null;
   /** When `html` was rendered (ns since the epoch): newer pages win. */

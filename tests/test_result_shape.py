@@ -1,0 +1,80 @@
+"""The JSON an action answers has the keys the TypeScript ``ActionResult``
+declares (``flask actions schema --format typescript``), for every kind of
+answer: success, validation failure, ActionError, rejection."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from flask import Flask
+from marshmallow import fields
+
+from flask_actions import ActionBlueprint
+from flask_actions import ActionError
+from flask_actions import ActionExtension
+from flask_actions._export import typescript
+from flask_actions.testing import call
+
+ORIGIN = {"Origin": "http://localhost"}
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    """The required and the optional keys of the TypeScript ActionResult."""
+    text = typescript([])
+    body = re.search(r"export interface ActionResult<[^{]*\{(.*?)\n\}", text, re.S)
+    assert body is not None
+    required, optional = set(), set()
+    for name, mark in re.findall(r"^\s+(\w+)(\??):", body.group(1), re.M):
+        (optional if mark else required).add(name)
+    return required, optional
+
+
+def _app() -> tuple[Flask, t.Any, t.Any]:
+    bp = ActionBlueprint("shape", __name__)
+
+    @bp.action(schema={"n": fields.Int(required=True)})
+    def add(data: dict[str, int]) -> int:
+        return data["n"]
+
+    @bp.action
+    def refuse() -> None:
+        raise ActionError("No.", status=403)
+
+    @bp.route("/", methods=["GET"])
+    def index() -> str:
+        return "<p>page</p>"
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="the result shape tests " * 2, TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app, add, refuse
+
+
+def _answers() -> list[dict[str, object]]:
+    app, add, refuse = _app()
+    client = app.test_client()
+    answers = [
+        call(client, add, {"n": "1"}, mode="json").response.json,
+        call(client, add, {"n": "x"}, mode="json").response.json,
+        call(client, refuse, mode="json").response.json,
+    ]
+    # A rejection (an unknown action) answers in JSON too.
+    rejected = client.post(
+        "/",
+        data={"_action": "nonsense"},
+        headers={**ORIGIN, "Accept": "application/json"},
+    )
+    answers.append(rejected.get_json())
+    return [a for a in answers if a is not None]
+
+
+def test_every_json_answer_has_the_keys_typescript_declares() -> None:
+    required, optional = _declared()
+    answers = _answers()
+    assert len(answers) == 4
+    for answer in answers:
+        keys = set(answer)
+        assert required <= keys, (required - keys, answer)
+        assert keys <= required | optional, (keys - required - optional, answer)
