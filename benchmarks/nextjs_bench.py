@@ -266,7 +266,7 @@ def report(
     met_somewhere = [False, False, False]
     next_js, next_post = by_key["next_js"], by_key["next_post"]
     for kind in kinds:
-        c = {
+        ours = {
             name: by_key[f"{kind}:{name}"]
             for name in (
                 "view",
@@ -277,23 +277,23 @@ def report(
                 "action_pair",
             )
         }
-        submit = whole_submit(c["action_post"], c["action_get"])
+        submit = whole_submit(ours["action_post"], ours["action_get"])
         # A verdict stands only on contenders that answered right every time.
         wrong = [
-            c["action_call"].errors + c["view"].errors,
-            c["action_call"].errors + next_js.errors,
-            c["action_post"].errors + c["action_get"].errors + next_post.errors,
+            ours["action_call"].errors + ours["view"].errors,
+            ours["action_call"].errors + next_js.errors,
+            ours["action_post"].errors + ours["action_get"].errors + next_post.errors,
         ]
         targets = [
             (
                 "script path (call) / hand-written view",
-                c["action_call"].rates,
-                c["view"].rates,
+                ours["action_call"].rates,
+                ours["view"].rates,
                 1.0,
             ),
             (
                 "script path (call) / Next.js JS path",
-                c["action_call"].rates,
+                ours["action_call"].rates,
                 next_js.rates,
                 1.0,
             ),
@@ -307,17 +307,17 @@ def report(
         extra = [
             (
                 "script path (form, with the page) / hand-written view",
-                c["action_form"].rates,
-                c["view"].rates,
+                ours["action_form"].rates,
+                ours["view"].rates,
             ),
             (
                 "script path (form, with the page) / Next.js JS path",
-                c["action_form"].rates,
+                ours["action_form"].rates,
                 next_js.rates,
             ),
             (
                 "whole no-JS submit (measured pairs) / Next.js no-JS",
-                c["action_pair"].rates,
+                ours["action_pair"].rates,
                 next_post.rates,
             ),
         ]

@@ -156,8 +156,8 @@ def lua_script(replay: Replay) -> str:
         "status": replay.status,
         "marker": _lua_optional(replay.marker),
         "pair": "true" if then else "false",
-        "then_method": _lua_optional(then and then.method),
-        "then_path": _lua_optional(then and then.path),
+        "then_method": _lua_optional(then.method if then else None),
+        "then_path": _lua_optional(then.path if then else None),
         "then_headers": _lua_headers(then.headers if then else ()),
         "then_marker": _lua_optional(replay.then_marker),
     }
