@@ -247,11 +247,7 @@ def refused_before_the_action(response: Response) -> Response:
     )
     location = response.location if 300 <= response.status_code < 400 else None
     if location:
-        result.status = 401
-        if security.is_safe_redirect(location):
-            result.redirect = location
-        else:
-            _refuse_redirect(result, location)
+        _sent_to_sign_in(result, location)
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     _announce(app, action, result, None)
     if submission.mode == "form":
@@ -398,12 +394,8 @@ def _own_response(
     if 300 <= status < 400 and response.location:
         if result.ran:
             _follow(action, result, response.location, status)
-        else:  # sent to sign in: a refusal, and the user still goes there
-            result.status = 401
-            if security.is_safe_redirect(response.location):
-                result.redirect = response.location
-            else:
-                _refuse_redirect(result, response.location)
+        else:
+            _sent_to_sign_in(result, response.location)
         return None
     result.status = status
     result.ok = status < 400 and result.ran
@@ -417,7 +409,7 @@ def _follow(
     result.ok = True
     if not security.is_safe_redirect(location):
         _refuse_redirect(result, location)
-        result.status = 303
+        result.status = 200  # done, and the user stays on the page
         return
     # A 307 or 308 would make the browser send the form again, to the target.
     result.status = 303 if code in _METHOD_KEEPING else code
@@ -430,6 +422,16 @@ def _follow(
         code=result.status,
         _async_wrapper=app.ensure_sync,
     )
+
+
+def _sent_to_sign_in(result: ActionResult, location: str) -> None:
+    """A refusal that redirects (to sign in): a failure, 401, and the user
+    still goes there if the location may be followed."""
+    result.status = 401
+    if security.is_safe_redirect(location):
+        result.redirect = location
+    else:
+        _refuse_redirect(result, location)
 
 
 def _refuse_redirect(result: ActionResult, location: str) -> None:

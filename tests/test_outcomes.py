@@ -269,6 +269,7 @@ def test_a_refused_redirect_says_the_work_was_done_and_where_the_user_is(
 
     scripted = call(client, sign_in, mode="json")
     assert scripted.response is not None
+    assert scripted.response.status_code == 200, "done, staying on the page"
     body = scripted.response.get_json()
     assert body["ok"] is True and body["redirect"] is None
     assert "another site" in body["message"]
