@@ -273,7 +273,7 @@ export interface ActionResult<D = unknown> {
   /** When `html` was rendered (ns since the epoch): newer pages win. */
   rendered_at?: number;
   /** A rejection's reason ("csrf", "too_large", ...). */
-  code?: string;
+  reason?: string;
   /** A fresh CSRF token, after an expired one. */
   csrf_token?: string;
 }

@@ -8,13 +8,21 @@ so that Flask then runs the app's and the *action's* blueprint's
 ``before_request`` functions and calls :func:`run_action`, whatever page the
 form was on and whether or not that page's route accepts POST.
 
-Every rejection happens here, before any hook or action runs.
+Every rejection happens here, before any ``before_request`` function, hook or
+action runs, but for those a page of this site recovers from: an expired CSRF
+token or bound-argument token on a form post or an enhanced form, and a form
+too large for an action (answered with the page and what was typed). Those
+are routed to the action's endpoint like a checked request, so the app's and
+the action's blueprint's ``before_request`` functions (and
+``url_value_preprocessors``) run; then the invocation fails with the
+rejection's status and message without running any ``before_action`` hook or
+the action, and ``after_action`` hooks and ``action_failed`` see that failed
+result (:func:`invoke`).
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import logging
 import secrets
@@ -44,7 +52,7 @@ from .exceptions import BoundArgumentsExpired
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
 from .exceptions import UnknownAction
-from .respond import match_get_route
+from .negotiation import response_mode
 from .respond import respond
 from .results import ActionResult
 from .results import begin_effects
@@ -58,6 +66,8 @@ from .signals import action_started
 from .signals import action_succeeded
 from .signals import redirected
 from .wire import csrf_field_name
+from .wire import match_get_route
+from .wire import Submission
 
 if t.TYPE_CHECKING:
     from .action import Action
@@ -65,32 +75,6 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("flask_actions")
 
 _G_SUBMISSION = "_flask_actions_submission"
-
-
-@dataclasses.dataclass
-class Submission:
-    """An action request that passed the checks, waiting for its endpoint."""
-
-    entry: Entry
-    args: tuple[t.Any, ...]
-    payload: dict[str, t.Any]
-    values: dict[str, t.Any]
-    mode: wire.Mode
-    #: The page's GET rule and arguments, once matched (see :meth:`page`).
-    matched_page: tuple[Rule, dict[str, t.Any]] | None | t.Literal[False]
-    #: A rejection shown in the page with the user's input rather than as a
-    #: bare error page (an expired token on a same-site form post).
-    soft_rejection: ActionRejected | None = None
-    #: The question to ask before running the action (``confirm=``), if the
-    #: user has not confirmed yet.
-    confirmation: str | None = None
-
-    def page(self) -> tuple[Rule, dict[str, t.Any]] | None:
-        """The GET route of the page the form was posted to (matched only when
-        a response re-renders the page, or url_value_preprocessors need it)."""
-        if self.matched_page is False:
-            self.matched_page = match_get_route(wire.current_request().path)
-        return self.matched_page
 
 
 def recognise(app: Flask, **extra: t.Any) -> None:
@@ -110,7 +94,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     if ref is None:
         return
     vouched = security.check_origin()
-    mode = wire.response_mode()
+    mode = response_mode(req.environ)
     if too_large is not None and not (vouched and mode == "form"):
         raise too_large  # the script keeps what was typed itself
     state = get_state(app)
@@ -156,10 +140,10 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     req.url_rule = _action_rule(req.path, entry.endpoint)
     req.view_args = dict(page[1]) if page else {}
     req.routing_exception = None
-    submission = Submission(entry, args, payload, values, mode, page, soft)
+    submission = Submission(args, payload, values, mode, page, soft)
     if soft is None:
         submission.confirmation = wire.pending_confirmation()
-    setattr(g, _G_SUBMISSION, submission)
+    setattr(g, _G_SUBMISSION, (entry, submission))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -205,9 +189,10 @@ def _open_args(
 
 def run_action(**_view_args: t.Any) -> t.Any:
     """The view function of every action endpoint."""
-    submission = g.pop(_G_SUBMISSION, None)
-    if submission is None:  # only reachable by routing to the endpoint by hand
+    pending: tuple[Entry, Submission] | None = g.pop(_G_SUBMISSION, None)
+    if pending is None:  # only reachable by routing to the endpoint by hand
         raise UnknownAction("Actions are invoked by POSTing a form or a call.")
+    entry, submission = pending
     if submission.confirmation is not None:
         # Nothing runs and nothing happened: the page asks, the same button
         # (now rendered confirmed) runs it.
@@ -215,13 +200,13 @@ def run_action(**_view_args: t.Any) -> t.Any:
             ok=False,
             status=200,
             message=submission.confirmation,
-            action=submission.entry.action.name,
+            action=entry.action.name,
             args=submission.args,
             values=submission.values,
             awaiting_confirmation=True,
         )
         return respond(submission, asking, Effects(), None)
-    result, effects, passthrough = invoke(submission)
+    result, effects, passthrough = invoke(entry, submission)
     return respond(submission, result, effects, passthrough)
 
 
@@ -234,10 +219,11 @@ def refused_before_the_action(response: Response) -> Response:
     403 page) is what the user gets; a script gets the result as JSON, with
     the sign-in page as its ``redirect``.
     """
-    submission = g.pop(_G_SUBMISSION, None)
-    if submission is None:
+    pending: tuple[Entry, Submission] | None = g.pop(_G_SUBMISSION, None)
+    if pending is None:
         return response
-    action = submission.entry.action
+    entry, submission = pending
+    action = entry.action
     result = ActionResult(
         ok=False,
         status=response.status_code,
@@ -252,9 +238,10 @@ def refused_before_the_action(response: Response) -> Response:
     _announce(app, action, result, None)
     if submission.mode == "form":
         return response
-    body = {**result.to_json(), "html": None}
     return app.response_class(
-        codec.json_text(body), status=result.status, mimetype="application/json"
+        codec.json_text(result.to_json()),
+        status=result.status,
+        mimetype="application/json",
     )
 
 
@@ -288,7 +275,7 @@ _METHOD_KEEPING = (307, 308)
 
 
 def invoke(
-    submission: Submission,
+    entry: Entry, submission: Submission
 ) -> tuple[ActionResult, Effects, Response | None]:
     """Run the action of a checked submission and build its result.
 
@@ -296,9 +283,11 @@ def invoke(
     value, a response of its own, a redirect, a failure (validation, an
     :class:`ActionError`, an HTTP error, a crash). A call that a decorator or
     hook refused (the action's own function never ran) is a failure with the
-    status of the refusal.
+    status of the refusal. A rejection the page recovers from fails without
+    running the ``before_action`` hooks or the action (:func:`_recover`).
     """
-    entry = submission.entry
+    if submission.soft_rejection is not None:
+        return _recover(entry, submission, submission.soft_rejection)
     action = entry.action
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     result = ActionResult(
@@ -310,11 +299,6 @@ def invoke(
     saved_session = _snapshot(session)
     ran, token = begin_own_call()
     try:
-        if submission.soft_rejection is not None:
-            raise ActionError(
-                str(submission.soft_rejection.description),
-                status=submission.soft_rejection.code or 400,
-            )
         for hook in entry.before:
             app.ensure_sync(hook)(action, submission.args)
         call_args = submission.args
@@ -367,12 +351,37 @@ def invoke(
         result.revalidated_tags = list(effects.tags)
         effects.emit()
 
-    for hook in entry.after:
-        replaced = app.ensure_sync(hook)(action, result)
-        if replaced is not None:
-            result = replaced
+    result = _after_hooks(app, entry, result)
     _announce(app, action, result, exception)
     return result, effects, passthrough
+
+
+def _recover(
+    entry: Entry, submission: Submission, rejection: ActionRejected
+) -> tuple[ActionResult, Effects, None]:
+    """The failure of a rejection a page of this site recovers from: no
+    ``before_action`` hook and no action runs; ``after_action`` hooks and
+    ``action_failed`` see the failed result, as for any failure."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    result = ActionResult(
+        ok=False,
+        status=rejection.code or 400,
+        message=str(rejection.description),
+        action=entry.action.name,
+        args=submission.args,
+        values=submission.values,
+    )
+    result = _after_hooks(app, entry, result)
+    _announce(app, entry.action, result, rejection)
+    return result, Effects(), None
+
+
+def _after_hooks(app: Flask, entry: Entry, result: ActionResult) -> ActionResult:
+    for hook in entry.after:
+        replaced = app.ensure_sync(hook)(entry.action, result)
+        if replaced is not None:
+            result = replaced
+    return result
 
 
 def _ran(action: Action[t.Any, t.Any], box: list[bool], *, refusal: bool) -> bool:

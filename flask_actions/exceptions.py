@@ -7,14 +7,17 @@ Two families:
 - :class:`ActionRejected` and its subclasses are raised *before* an action runs,
   when a request cannot be trusted or understood. They are Werkzeug HTTP
   exceptions: customise them with ``app.errorhandler``. JSON callers get the
-  same JSON shape as results, with a ``code`` naming the reason.
+  same JSON shape as results (:meth:`ActionResult.to_json
+  <flask_actions.ActionResult.to_json>`), with a ``reason`` naming why.
+
+A rejection answers in the mode of the request that caused it, read from the
+``environ`` Werkzeug hands it (:mod:`~flask_actions.negotiation`).
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from flask import request
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import Forbidden
 from werkzeug.exceptions import HTTPException
@@ -22,6 +25,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import codec
+from .negotiation import response_mode
+from .results import ActionResult
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -50,7 +55,7 @@ class ActionError(Exception):
 class ActionRejected(HTTPException):
     """Base of the errors that reject a request before any action runs."""
 
-    #: A short, stable name of the reason, sent to JSON callers as ``code``.
+    #: A short, stable name of the reason, sent to JSON callers as ``reason``.
     reason = "bad_request"
 
     def get_headers(
@@ -58,7 +63,7 @@ class ActionRejected(HTTPException):
         environ: WSGIEnvironment | None = None,
         scope: dict[str, t.Any] | None = None,
     ) -> list[tuple[str, str]]:
-        if _wants_json():
+        if _wants_json(environ):
             return [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         return [*super().get_headers(environ, scope), ("Cache-Control", "no-store")]
 
@@ -67,34 +72,21 @@ class ActionRejected(HTTPException):
         environ: WSGIEnvironment | None = None,
         scope: dict[str, t.Any] | None = None,
     ) -> str:
-        if not _wants_json():
+        if not _wants_json(environ):
             return super().get_body(environ, scope)
-        return codec.json_text(
-            {
-                "ok": False,
-                "status": self.code,
-                "code": self.reason,
-                "message": self.description,
-                "data": None,
-                "errors": {},
-                "redirect": None,
-                "revalidated": {"paths": [], "tags": []},
-                "reference": None,
-                "ran": False,
-                "html": None,
-                **self.json_extra(),
-            }
+        result = ActionResult(
+            ok=False, status=self.code or 400, message=self.description
         )
+        return codec.json_text(result.to_json(reason=self.reason, **self.json_extra()))
 
     def json_extra(self) -> dict[str, t.Any]:
-        """More of the JSON body, for a reason that carries data."""
+        """More of the JSON body, for a reason that carries data: keyword
+        arguments of :meth:`~flask_actions.ActionResult.to_json`."""
         return {}
 
 
-def _wants_json() -> bool:
-    from .wire import response_mode
-
-    return bool(request) and response_mode() != "form"
+def _wants_json(environ: WSGIEnvironment | None) -> bool:
+    return environ is not None and response_mode(environ) != "form"
 
 
 class MalformedRequest(ActionRejected, BadRequest):

@@ -24,20 +24,18 @@ from flask import session
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from . import carry
 from . import codec
 from ._state import blueprint_chain
+from .negotiation import MODE_HEADER
 from .results import ActionResult
 from .results import Effects
 from .wire import csrf_enabled
 from .wire import current_request
-from .wire import MODE_HEADER
-
-if t.TYPE_CHECKING:
-    from .dispatch import Submission
+from .wire import match_get_route
+from .wire import Submission
 
 
 def respond(
@@ -137,23 +135,27 @@ def _json_response(
     submission: Submission, result: ActionResult, effects: Effects
 ) -> Response:
     req = current_request()
-    body = result.to_json()
-    body["html"] = None
-    # fetch() would follow a 3xx itself: a redirect travels in the body.
-    status = 200 if result.ok and result.redirect else result.status
-    body["status"] = status
+    html: str | None = None
+    rendered_at: int | None = None
     if _wants_page(submission, result, effects):
         rendered_at = time.time_ns()
         page = render_page(submission, result, req.path, effects)
         if page.status_code < 300 or page.status_code == result.status:
-            body["html"] = page.get_data(as_text=True)
-            body["rendered_at"] = rendered_at
+            html = page.get_data(as_text=True)
+        else:
+            rendered_at = None
     soft = submission.soft_rejection
-    if soft is not None:
-        body["code"] = soft.reason
-        if csrf_enabled(current_app.config):
-            # What every form on the page needs to be sent again.
-            body["csrf_token"] = generate_csrf()
+    # What every form on the page needs to be sent again.
+    fresh = generate_csrf() if soft and csrf_enabled(current_app.config) else None
+    body = result.to_json(
+        html=html,
+        rendered_at=rendered_at,
+        reason=soft.reason if soft else None,
+        csrf_token=fresh,
+    )
+    # fetch() would follow a 3xx itself: a redirect travels in the body.
+    status = 200 if result.ok and result.redirect else result.status
+    body["status"] = status
     response = current_app.response_class(
         codec.json_text(body), status=status, mimetype="application/json"
     )
@@ -187,18 +189,6 @@ def _wants_page(submission: Submission, result: ActionResult, effects: Effects) 
         return True
     changed = result.revalidated_paths or result.revalidated_tags or effects.cookies
     return result.ok and bool(changed or session.modified)
-
-
-def match_get_route(path: str) -> tuple[Rule, dict[str, t.Any]] | None:
-    """The GET route serving ``path`` in this app, and its arguments, if any."""
-    adapter = current_app.create_url_adapter(request)
-    if adapter is None:
-        return None
-    try:
-        rule, args = adapter.match(path, method="GET", return_rule=True)
-    except HTTPException:
-        return None
-    return rule, dict(args)
 
 
 def render_page(

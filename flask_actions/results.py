@@ -19,15 +19,22 @@ import typing as t
 from flask import current_app
 from flask import g
 
+from . import codec
 from .signals import path_revalidated
 from .signals import tag_revalidated
 
 if t.TYPE_CHECKING:
     from werkzeug.sansio.response import Response
 
-if t.TYPE_CHECKING:
-    from .action import Action
-    from .action import BoundAction
+
+class Named(t.Protocol):
+    """What :meth:`ActionResult.matches` reads of an
+    :class:`~flask_actions.Action` or a :class:`~flask_actions.BoundAction`
+    (results sit below actions: an action's module imports this one)."""
+
+    @property
+    def name(self) -> str: ...
+
 
 _G_EFFECTS = "_flask_actions_effects"
 
@@ -86,7 +93,7 @@ class ActionResult:
             "tags": list(self.revalidated_tags),
         }
 
-    def matches(self, target: Action[t.Any, t.Any] | BoundAction | str | None) -> bool:
+    def matches(self, target: Named | str | None) -> bool:
         """Whether this result belongs to ``target``.
 
         An :class:`~flask_actions.Action` (or its name) matches any invocation of
@@ -103,14 +110,28 @@ class ActionResult:
             return target.name == self.action and tuple(bound) == tuple(self.args)
         return target.name == self.action
 
-    def to_json(self) -> dict[str, t.Any]:
-        """The JSON document sent to JavaScript callers."""
-        from .codec import to_json
+    def to_json(
+        self,
+        *,
+        html: str | None = None,
+        rendered_at: int | None = None,
+        reason: str | None = None,
+        csrf_token: str | None = None,
+    ) -> dict[str, t.Any]:
+        """The JSON document sent to JavaScript callers (``docs/wire.md``).
 
-        return {
+        The one place its keys are written: results, rejections and the test
+        helpers (:meth:`from_json`) all go through here.
+
+        :param html: the page as it is now, when the answer carries it.
+        :param rendered_at: when ``html`` was rendered (ns since the epoch).
+        :param reason: why the request was rejected (``"csrf"``...).
+        :param csrf_token: a fresh CSRF token, after an expired one.
+        """
+        body: dict[str, t.Any] = {
             "ok": self.ok,
             "status": self.status,
-            "data": to_json(self.data),
+            "data": codec.to_json(self.data),
             "errors": self.errors,
             "message": self.message,
             "redirect": self.redirect,
@@ -118,6 +139,33 @@ class ActionResult:
             "reference": self.reference,
             "ran": self.ran,
             "awaiting_confirmation": self.awaiting_confirmation,
+            "html": html,
+        }
+        if rendered_at is not None:
+            body["rendered_at"] = rendered_at
+        if reason is not None:
+            body["reason"] = reason
+        if csrf_token is not None:
+            body["csrf_token"] = csrf_token
+        return body
+
+    @classmethod
+    def fields_of_json(cls, body: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The fields of a result read back from :meth:`to_json`'s document
+        (bound arguments and the action's name do not travel)."""
+        revalidated = body.get("revalidated") or {}
+        return {
+            "ok": bool(body["ok"]),
+            "status": body.get("status", 200),
+            "data": body.get("data"),
+            "errors": body.get("errors") or {},
+            "message": body.get("message"),
+            "redirect": body.get("redirect"),
+            "revalidated_paths": list(revalidated.get("paths", [])),
+            "revalidated_tags": list(revalidated.get("tags", [])),
+            "reference": body.get("reference"),
+            "ran": bool(body.get("ran", False)),
+            "awaiting_confirmation": bool(body.get("awaiting_confirmation", False)),
         }
 
 

@@ -49,8 +49,8 @@ from wtforms.validators import ValidationError as CSRFValidationError
 from .exceptions import CrossSiteRequest
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
+from .negotiation import ACTION_HEADER
 from .wire import ACTION_FIELD
-from .wire import ACTION_HEADER
 from .wire import button_csrf_token
 from .wire import BUTTON_FIELD
 from .wire import csrf_enabled

@@ -67,17 +67,17 @@ from .action import Action
 from .action import BoundAction
 from .action import Target
 from .crypto import BadToken
+from .negotiation import ACTION_HEADER
+from .negotiation import MODE_HEADER
 from .results import ActionResult
 from .signals import action_failed
 from .signals import action_succeeded
 from .templating import action as lookup_action
 from .wire import ACTION_FIELD
-from .wire import ACTION_HEADER
 from .wire import BUTTON_FIELD
 from .wire import BUTTON_TOKEN_SEPARATOR
 from .wire import csrf_enabled
 from .wire import csrf_field_name
-from .wire import MODE_HEADER
 
 __all__ = [
     "Button",
@@ -224,17 +224,9 @@ def _outcome(
     except ValueError:
         body = None
     if isinstance(body, dict) and "ok" in body:
-        revalidated = body.get("revalidated") or {}
         return {
-            "ok": bool(body["ok"]),
+            **ActionResult.fields_of_json(body),
             "status": response.status_code,
-            "data": body.get("data"),
-            "errors": body.get("errors") or {},
-            "message": body.get("message"),
-            "redirect": body.get("redirect"),
-            "revalidated_paths": list(revalidated.get("paths", [])),
-            "revalidated_tags": list(revalidated.get("tags", [])),
-            "reference": body.get("reference"),
         }
     ok = page_ok and response.status_code < 400
     return {

@@ -20,16 +20,22 @@ import logging
 import re
 import typing as t
 
+from flask import current_app
 from flask import Request
 from flask import request
 from marshmallow import fields as ma_fields
 from marshmallow import Schema
 from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import Rule
 
+from .exceptions import ActionRejected
 from .exceptions import MalformedRequest
 from .exceptions import PayloadTooLarge
+from .negotiation import ACTION_HEADER
+from .negotiation import Mode
 
 ACTION_FIELD = "_action"
 BUTTON_FIELD = "_button"
@@ -49,8 +55,6 @@ CONFIRMED_FIELD = "_confirmed"
 RESERVED_FIELDS = frozenset(
     {ACTION_FIELD, BUTTON_FIELD, CONFIRM_FIELD, CONFIRMED_FIELD}
 )
-ACTION_HEADER = "X-Action"
-MODE_HEADER = "X-Flask-Actions"
 
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -67,14 +71,6 @@ def csrf_enabled(config: t.Mapping[str, t.Any]) -> bool:
     return bool(config.get("WTF_CSRF_ENABLED", True))
 
 
-#: How the client wants the answer.
-#: ``"form"``: a browser without the script (303 or a page);
-#: ``"enhanced"``: the script submitting a form (JSON, with the page HTML);
-#: ``"call"``: the script's ``FlaskActions.call`` (JSON, with the page HTML
-#: when the action changed something);
-#: ``"json"``: any other JavaScript or API caller (JSON).
-Mode = t.Literal["form", "enhanced", "call", "json"]
-
 #: The deepest payload accepted: JSON objects and arrays, and the dicts that a
 #: form's dotted names (``address.city``) build.
 MAX_JSON_DEPTH = 64
@@ -85,6 +81,45 @@ logger = logging.getLogger("flask_actions")
 def current_request() -> Request:
     """The request itself, not its proxy: hot paths read it many times."""
     return t.cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass
+class Submission:
+    """An action request that passed the checks, as read: what it carries,
+    how it wants the answer and the page it was posted to. The action it
+    invokes travels with it in :mod:`~flask_actions.dispatch`."""
+
+    args: tuple[t.Any, ...]
+    payload: dict[str, t.Any]
+    values: dict[str, t.Any]
+    mode: Mode
+    #: The page's GET rule and arguments, once matched (see :meth:`page`).
+    matched_page: tuple[Rule, dict[str, t.Any]] | None | t.Literal[False]
+    #: A rejection shown in the page with the user's input rather than as a
+    #: bare error page (an expired token on a same-site form post).
+    soft_rejection: ActionRejected | None = None
+    #: The question to ask before running the action (``confirm=``), if the
+    #: user has not confirmed yet.
+    confirmation: str | None = None
+
+    def page(self) -> tuple[Rule, dict[str, t.Any]] | None:
+        """The GET route of the page the form was posted to (matched only when
+        a response re-renders the page, or url_value_preprocessors need it)."""
+        if self.matched_page is False:
+            self.matched_page = match_get_route(current_request().path)
+        return self.matched_page
+
+
+def match_get_route(path: str) -> tuple[Rule, dict[str, t.Any]] | None:
+    """The GET route serving ``path`` in this app, and its arguments, if any."""
+    adapter = current_app.create_url_adapter(request)
+    if adapter is None:
+        return None
+    try:
+        rule, args = adapter.match(path, method="GET", return_rule=True)
+    except HTTPException:
+        return None
+    return rule, dict(args)
 
 
 def read_form() -> MultiDict[str, str]:
@@ -191,19 +226,6 @@ def pending_confirmation() -> str | None:
     if button is None and CONFIRM_FIELD in form:
         return form[CONFIRM_FIELD].strip() or "Press the button again to confirm."
     return None
-
-
-def response_mode() -> Mode:
-    req = current_request()
-    mode = req.headers.get(MODE_HEADER, "").lower()
-    if mode == "form":
-        return "enhanced"
-    if mode == "call":
-        return "call"
-    if mode or ACTION_HEADER in req.headers:
-        return "json"
-    best = req.accept_mimetypes.best_match(["text/html", "application/json"])
-    return "json" if best == "application/json" else "form"
 
 
 def _is_multiple(field: ma_fields.Field[t.Any]) -> bool:

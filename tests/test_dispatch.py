@@ -24,6 +24,7 @@ from flask_actions import revalidate_tag
 from flask_actions import set_cookie
 from flask_actions import signals
 from flask_actions.testing import call
+from flask_actions.testing import prepare
 
 
 def make_app(bp: ActionBlueprint, **config: t.Any) -> Flask:
@@ -384,3 +385,55 @@ def test_redirect_code_is_kept_without_javascript(code: int) -> None:
     result = call(make_app(bp).test_client(), go)
     assert result.response is not None
     assert (result.response.status_code, result.response.location) == (code, "/next")
+
+
+def test_a_recoverable_rejection_runs_no_before_action_hook_nor_the_action() -> (
+    None
+):
+    """What dispatch's docstring says of an expired CSRF token on a form post
+    of this site: the app's before_request runs, no before_action hook and no
+    action; after_action and action_failed see the failure; the answer is the
+    page, rendered as its GET would be."""
+    bp = ActionBlueprint("soft", __name__)
+    seen: list[t.Any] = []
+
+    @bp.route("/", methods=["GET"])
+    def index() -> str:
+        return "<p>page</p>"
+
+    @bp.before_action
+    def before(action: t.Any, args: t.Any) -> None:
+        seen.append("before_action")
+
+    @bp.after_action
+    def after(action: t.Any, result: t.Any) -> None:
+        seen.append(("after_action", result.ok, result.status, result.ran))
+
+    @bp.action
+    def save() -> None:
+        seen.append("action")
+
+    app = make_app(bp)
+
+    @app.before_request
+    def every_request() -> None:
+        seen.append("before_request")
+
+    def failed(sender: t.Any, exception: t.Any, **extra: t.Any) -> None:
+        seen.append(("action_failed", type(exception).__name__))
+
+    client = app.test_client()
+    ref, _, origin = prepare(client, save)
+    with signals.action_failed.connected_to(failed, app):
+        response = client.post(
+            "/",
+            data={"_action": ref, "csrf_token": "expired"},
+            headers={"Origin": origin},
+        )
+    assert response.status_code == 403
+    assert seen == [
+        "before_request",
+        ("after_action", False, 403, False),
+        ("action_failed", "CSRFTokenInvalid"),
+        "before_request",  # the page re-rendered, as its own GET would be
+    ]

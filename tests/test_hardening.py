@@ -138,8 +138,8 @@ class Case:
     build: t.Callable[[Harness], Request]
     status: int
     message: str
-    #: ``code`` of a JSON rejection (see docs/wire.md).
-    code: str | None = None
+    #: ``reason`` of a JSON rejection (see docs/wire.md).
+    reason: str | None = None
     #: Rows the request may write (``kind`` of each).
     writes: tuple[str, ...] = ()
     #: Hooks and actions that may run (see hardening_app._record).
@@ -842,10 +842,10 @@ def test_bad_input(
     assert response.status_code == case.status, text[:500]
     assert case.message in text
     assert "Traceback" not in text
-    if case.code is not None:
+    if case.reason is not None:
         body = response.get_json()
         assert body["ok"] is False
-        assert body["code"] == case.code
+        assert body["reason"] == case.reason
         assert case.message in body["message"]
     assert [kind for _, kind, _ in rows(app.config["DATABASE"])] == list(case.writes)
     assert calls == list(case.ran)

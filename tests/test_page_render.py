@@ -270,7 +270,7 @@ def test_an_invalid_csrf_token_on_an_enhanced_form_carries_a_fresh_token_and_pag
     )
     body = response.get_json()
     assert response.status_code == 403 and body["ok"] is False
-    assert body["code"] == "csrf"
+    assert body["reason"] == "csrf"
     fresh = body["csrf_token"]
     assert fresh and fresh != "expired"
     assert 'value="Typed"' in body["html"], "what was typed comes back"
@@ -370,5 +370,5 @@ def test_a_too_large_form_without_javascript_shows_the_page_with_what_was_typed(
             "Accept": "application/json",
         },
     )
-    assert scripted.status_code == 413 and scripted.get_json()["code"] == "too_large"
+    assert scripted.status_code == 413 and scripted.get_json()["reason"] == "too_large"
     assert writes == []

@@ -195,7 +195,7 @@ def test_unknown_action_id_is_404_with_a_clear_message(
         assert response.status_code == 404
         assert "reload the page" in response.text
         assert "Traceback" not in response.text
-    assert response.get_json()["code"] == "unknown_action"
+    assert response.get_json()["reason"] == "unknown_action"
     assert notes == []
 
 

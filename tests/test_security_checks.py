@@ -534,7 +534,7 @@ def test_lone_surrogates_in_json_are_400_before_the_action(
 ) -> None:
     response = json_call(app.test_client(), "checks.note", body)
     assert response.status_code == 400, response.text[:300]
-    assert response.json["code"] == "bad_request"
+    assert response.json["reason"] == "bad_request"
     assert "broken character" in response.json["message"]
     assert seen == []
 
