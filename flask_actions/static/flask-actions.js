@@ -438,7 +438,7 @@
   // A rejection the server lets the page recover from: it carries a fresh
   // CSRF token (and, for a form, the page with fresh hidden fields), and the
   // action did not run, so the same request can be sent once more.
-  const renewable = (result) => result?.csrf_token && /^(csrf|bad_bound_arguments)$/.test(result.code);
+  const renewable = (result) => result?.csrf_token && /^(csrf|bad_bound_arguments)$/.test(result.reason);
 
   function renewTokens(token) {
     const meta = csrfMeta();
