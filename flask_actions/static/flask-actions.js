@@ -13,6 +13,7 @@
   if (window.FlaskActions) return;
 
   const doc = document;
+  const coreScript = doc.currentScript;
   const PAGE_HEADER = 'X-Flask-Actions-Page';
   const OPTIMISTIC_ITEM = 'data-fa-optimistic-item';
   const CONTROL = /^(INPUT|SELECT|TEXTAREA)$/;
@@ -57,6 +58,34 @@
   };
   const sameOrigin = (url) => address(url)?.origin === location.origin;
   const webAddress = (url) => /^https?:$/.test(address(url)?.protocol);
+
+  // --- Extras ---------------------------------------------------------------------
+  // Code a plain form does not need lives in flask-actions-<name>.min.js next to
+  // this file, loaded once when a page first needs it, with this script's nonce
+  // and the integrity hash scripts/build_js.py writes into INTEGRITY. An extra
+  // registers itself with FlaskActions.extend(name, api).
+  const INTEGRITY = {}; // filled in the .min.js by scripts/build_js.py
+  const extras = new Map(); // name -> Promise of its api
+  const arrived = new Map(); // name -> the resolve of its Promise
+  function load(name) {
+    if (!extras.has(name))
+      extras.set(name, new Promise((resolve, reject) => {
+        if (!/^[a-z]+$/.test(name)) throw new Error('No such extra: ' + name);
+        arrived.set(name, resolve);
+        const script = doc.createElement('script');
+        script.src = new URL('flask-actions-' + name + '.min.js', coreScript.src).pathname;
+        script.nonce = coreScript.nonce;
+        if (INTEGRITY[name]) script.integrity = INTEGRITY[name];
+        script.crossOrigin = 'anonymous';
+        script.addEventListener('error', () => {
+          extras.delete(name);
+          reject(new Error('flask-actions-' + name + '.min.js did not load'));
+        });
+        doc.head.append(script);
+      }));
+    return extras.get(name);
+  }
+  const extend = (name, api) => arrived.get(name)?.(api);
 
   // --- Form control values -------------------------------------------------
   // What the user typed belongs to the user: a field is theirs once an
@@ -326,32 +355,6 @@
     }
   }
 
-  function showOptimistic(submission, body) {
-    const selector = 'template[data-fa-optimistic]';
-    let templates = submission.submitter ? [...submission.submitter.querySelectorAll(selector)] : [];
-    if (!templates.length) templates = [...submission.form.querySelectorAll(selector)].filter((template) => !template.closest('button'));
-    for (const template of templates) {
-      const target = find(template.dataset.target);
-      if (!target) continue;
-      const clone = template.content.cloneNode(true);
-      for (const element of clone.querySelectorAll('[data-fa-field]')) {
-        const value = body.get(element.dataset.faField);
-        element.textContent = value == null ? '' : typeof value === 'string' ? value : value.name;
-      }
-      for (const element of clone.children) {
-        element.setAttribute(OPTIMISTIC_ITEM, '');
-        submission.items.push(element);
-      }
-      let position = template.dataset.position;
-      if (position === 'replace') {
-        submission.hiddenTargets.push([target, target.hidden]);
-        target.hidden = true;
-        position = 'after';
-      }
-      target[/^(prepend|before|after)$/.test(position) ? position : 'append'](clone);
-    }
-  }
-
   // --- Messages and focus ---------------------------------------------------------
   // A failure's message goes to the form's own [data-fa-message] element,
   // else to the element its data-fa-message-target names, else to an element
@@ -457,7 +460,7 @@
   // --- Applying: one step for forms and calls -------------------------------------
   function apply(outcome, form, succeeded, navigate = true) {
     const { response, result, file } = outcome;
-    if (file !== undefined) return handOver(response, file);
+    if (file !== undefined) return load('download').then((extra) => extra.handOver(response, file));
     if (result.csrf_token) renewTokens(result.csrf_token);
     // A redirect is followed after a failure too: a sign-in page the action
     // was refused for.
@@ -472,34 +475,6 @@
           editedControls.delete(control);
         }
     }
-  }
-
-  // An answer that is not the action's JSON, handed to the browser without
-  // sending anything again: a redirect's target is loaded (a GET), a page is
-  // shown in place of this one, anything else is saved as a file.
-  function handOver(response, file) {
-    if (response.redirected) return location.assign(response.url);
-    const disposition = response.headers.get('Content-Disposition') || '';
-    if (typeof file === 'string' && !/^\s*attachment/i.test(disposition)) {
-      const page = new DOMParser().parseFromString(file, 'text/html');
-      return doc.documentElement.replaceWith(doc.adoptNode(page.documentElement));
-    }
-    if (response.status === 204) return;
-    const link = doc.createElement('a');
-    link.href = URL.createObjectURL(typeof file === 'string' ? new Blob([file], { type: 'text/html' }) : file);
-    link.download = fileName(disposition);
-    doc.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-  }
-
-  function fileName(disposition) {
-    const encoded = /filename\*\s*=\s*UTF-8''([^;\s]+)/i.exec(disposition);
-    try {
-      if (encoded) return decodeURIComponent(encoded[1]);
-    } catch {}
-    return /filename\s*=\s*"?([^";]*)/i.exec(disposition)?.[1].trim() || 'download';
   }
 
   // --- Enhanced form submission --------------------------------------------------
@@ -547,7 +522,7 @@
     const submission = { key, form, submitter, focused: doc.activeElement, snapshot: new Map(), items: [], hiddenTargets: [] };
     for (const control of form.elements) if (CONTROL.test(control.nodeName)) submission.snapshot.set(control, valueOf(control));
     setPending(submission, true);
-    showOptimistic(submission, body);
+    if (form.querySelector('template[data-fa-optimistic]')) (await load('optimistic')).show(submission, body);
     const outcome = await send(url, body, headers);
     const { response, result } = outcome;
     const leaving = !!result.redirect || (result.ok && outcome.file !== undefined && response.redirected);
@@ -582,34 +557,16 @@
     if (event.persisted) for (const submission of [...submissions.values()]) setPending(submission, false);
   });
 
-  // --- Calls from event handlers -------------------------------------------------
-  async function call(ref, data, options = {}) {
-    const isForm = data instanceof FormData;
-    const body = isForm ? data : JSON.stringify(data === undefined ? {} : data);
-    const headers = { 'X-Action': ref, 'X-Flask-Actions': 'call' };
-    if (csrfMeta()) headers['X-CSRFToken'] = csrfMeta().content;
-    if (!isForm) headers['Content-Type'] = 'application/json';
-    if (options.page === false) headers[PAGE_HEADER] = 'none';
-    let outcome = await send(location.href, body, headers, options.signal);
-    if (renewable(outcome.result)) {
-      apply(outcome);
-      headers['X-CSRFToken'] = outcome.result.csrf_token;
-      outcome = await send(location.href, body, headers, options.signal);
-    }
-    apply(outcome, null, null, options.navigate !== false);
-    const { result } = outcome;
-    if (result.ok) return result;
-    throw Object.assign(new Error(result.message || 'Action failed with status ' + result.status), {
-      status: result.status,
-      errors: result.errors || {},
-      result,
-    });
-  }
-
   window.FlaskActions = {
-    call,
+    call: (ref, data, options) => load('call').then((extra) => extra.call(ref, data, options)),
     submit: (form, submitter) => submit(form, submitter),
     updatePage: (html) => updatePage(html),
     messages,
+    load,
+    extend,
+    // For the extras (not a stable API): the core's own steps.
+    internal: { send, apply, renewable, emit, find, csrfMeta, PAGE_HEADER, OPTIMISTIC_ITEM },
   };
+  // Fetched ahead when this page will need them.
+  if (doc.querySelector('template[data-fa-optimistic]')) load('optimistic');
 })();
