@@ -1,7 +1,9 @@
 # Development tasks for flask-actions. `make help` lists them.
 #
-# Everything runs from the virtual environment in .venv, which `make venv`
-# creates with $(PYTHON) (any Python 3.10+) and fills from pyproject.toml.
+# Everything runs from the virtual environment in .venv, which the targets
+# create with $(PYTHON) (any Python 3.10+) and fill from pyproject.toml: `make
+# demo` with the package and its dependencies only, the others with the
+# dependency groups too (`pip install --group dev`, which needs pip 25.1+).
 
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: help venv test test-oldest lint format typecheck pytest docs demo bench bench-nextjs clean distclean
 
 help:
-	@echo "make venv       create .venv and install the package with its dev extras"
+	@echo "make venv       create .venv and install the package with its dev dependency group"
 	@echo "make test       lint, typecheck, then pytest (PYTEST_ARGS='-k name -x' passes through)"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make format     fix what ruff can fix, then reformat"
@@ -31,14 +33,21 @@ help:
 	@echo "make bench-nextjs  side by side with Next.js 16 (needs Node.js 20.9+, npm, wrk: apt-get install -y wrk)"
 	@echo "make clean      remove caches and build output (distclean: .venv too)"
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed-dev
 
+# What `make demo` needs: the package (editable) with its dependencies and
+# the cache extra (Flask-Caching: examples/todos caches its pages).
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
 		|| { echo "flask-actions needs Python 3.10+; run make PYTHON=python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --progress-bar off --upgrade pip
-	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar off -e '.[cache]'
+	touch $@
+
+# What the other targets need on top: tests, docs, benchmarks, linters.
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --progress-bar off --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --progress-bar off --group dev
 	touch $@
 
 # `make -k test` goes on to the tests when lint or mypy fail, and still fails.
@@ -52,9 +61,9 @@ OLDEST_VENV := .venv-oldest
 
 $(OLDEST_VENV)/.installed: pyproject.toml tests/oldest-constraints.txt
 	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
-	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off --upgrade 'pip>=25.1'
 	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off \
-		-c tests/oldest-constraints.txt -e '.[test]'
+		-c tests/oldest-constraints.txt -e . --group test
 	touch $@
 
 test-oldest: $(OLDEST_VENV)/.installed
@@ -77,7 +86,7 @@ typecheck: venv
 pytest: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-demo: venv
+demo: $(VENV)/.installed
 	$(BIN)/flask --app examples.todos.app:create_app run --debug --host $(HOST) --port $(PORT)
 
 bench: venv
