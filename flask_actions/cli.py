@@ -22,7 +22,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import _export
+from . import schema_export
 from ._state import Entry
 from ._state import get_state
 
@@ -134,6 +134,6 @@ def schema_command(names: tuple[str, ...], fmt: str, output: t.TextIO) -> None:
     """Export the payload schemas of the actions (all, or those NAMES)."""
     actions = [e.action for e in _entries(names)]
     if fmt == "typescript":
-        output.write(_export.typescript(actions))
+        output.write(schema_export.typescript(actions))
     else:
-        output.write(json.dumps(_export.json_schema(actions), indent=2) + "\n")
+        output.write(json.dumps(schema_export.json_schema(actions), indent=2) + "\n")

@@ -53,7 +53,7 @@ from flask import Blueprint
 from flask import Flask
 from flask.signals import request_started
 
-from . import carry
+from . import flashing
 from . import templating
 from ._state import secrets_of
 from ._state import State
@@ -143,7 +143,7 @@ class ActionExtension(ActionsMixin):
         check_csrf_field(app.config, self._actions)
         app.extensions["actions"] = State(self, run_action)
         request_started.connect(recognise, app, weak=False)
-        app.after_request(carry.consume)
+        app.after_request(flashing.discard_flashed_result)
         app.after_request(refused_before_the_action)
         app.register_blueprint(_assets)
         templating.install(app)

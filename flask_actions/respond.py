@@ -1,7 +1,7 @@
 """Turn a result into a response.
 
 - Without JavaScript: success is a ``303`` to the redirect target or back to
-  the page (post/redirect/get), the result carried by :mod:`~flask_actions.carry`;
+  the page (post/redirect/get), the result flashed by :mod:`~flask_actions.flashing`;
   failure is the page itself, rendered with the failure status, errors next to
   their fields and every typed value in place.
 - JSON callers get the result as JSON; the browser script (its form
@@ -26,8 +26,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from . import carry
 from . import codec
+from . import flashing
 from ._state import blueprint_chain
 from .negotiation import MODE_HEADER
 from .results import ActionResult
@@ -105,10 +105,8 @@ def _form_response(
     path = _local_path(location)
     if path is None:  # an allowed external host: nothing of ours to show there
         return current_app.redirect(location, code)
-    sealed = carry.dump(result, path)
-    if sealed is not None:
-        response = current_app.redirect(location, code)
-        carry.attach(response, sealed)
+    response = current_app.redirect(location, code)
+    if flashing.flash_result(response, result, path):
         return response
     current_app.logger.info(
         "The result of %s is too large for a cookie; rendering %s in the response"
@@ -160,12 +158,11 @@ def _json_response(
         codec.json_text(body), status=status, mimetype="application/json"
     )
     if result.ok and result.redirect and req.headers.get(MODE_HEADER):
-        # The script navigates to the redirect target: carry the result there,
+        # The script navigates to the redirect target: flash the result there,
         # as the 303 does without JavaScript, so that page shows it too.
         path = _local_path(result.redirect)
-        sealed = carry.dump(result, path) if path is not None else None
-        if sealed is not None:
-            carry.attach(response, sealed)
+        if path is not None:
+            flashing.flash_result(response, result, path)
     return response
 
 
@@ -212,7 +209,7 @@ def render_page(
     ``action_result()`` returns ``result`` meanwhile, and ``request.cookies``
     already holds the cookies the action set or deleted.
     """
-    carry.set_current(result)
+    flashing.show_result(result)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     match = submission.page() if path == request.path else match_get_route(path)
     if match is None:

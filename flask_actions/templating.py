@@ -22,7 +22,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from markupsafe import Markup
 
-from . import carry
+from . import flashing
 from ._state import get_state
 from .action import Action
 from .action import BoundAction
@@ -82,7 +82,7 @@ def action_ref(target: Target | str) -> str:
 def action_result(target: Target | str | None = None) -> ActionResult | None:
     """The result of the last submission on this page, if it belongs to
     ``target`` (any action when ``None``)."""
-    result = carry.current()
+    result = flashing.get_flashed_result()
     if result is None:
         return None
     if target is None:

@@ -54,19 +54,19 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from . import codec
-from ._forms import Button
-from ._forms import Control
-from ._forms import entries as form_entries
-from ._forms import file_name
-from ._forms import Form
-from ._forms import read_forms as _read_forms
-from ._forms import read_page
-from ._forms import Typed
 from ._state import get_state
 from .action import Action
 from .action import BoundAction
 from .action import Target
 from .crypto import BadToken
+from .html_forms import Button
+from .html_forms import Control
+from .html_forms import entries as form_entries
+from .html_forms import file_name
+from .html_forms import Form
+from .html_forms import read_forms as _read_forms
+from .html_forms import read_page
+from .html_forms import Typed
 from .negotiation import ACTION_HEADER
 from .negotiation import MODE_HEADER
 from .results import ActionResult

@@ -351,7 +351,7 @@ def test_schema_comment_cannot_end_early() -> None:
 
 def test_schema_of_an_upload_is_binary_and_a_blob_in_typescript() -> None:
     from flask_actions import File
-    from flask_actions._export import typescript_type
+    from flask_actions.schema_export import typescript_type
 
     bp = ActionBlueprint("files", __name__)
 

@@ -9,7 +9,7 @@ from flask import render_template_string
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
 from flask_actions import redirect
-from flask_actions.carry import COOKIE_NAME
+from flask_actions.flashing import COOKIE_NAME
 from flask_actions.testing import call
 
 

@@ -13,7 +13,7 @@ from marshmallow import fields
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
 from flask_actions import ActionExtension
-from flask_actions._export import typescript
+from flask_actions.schema_export import typescript
 from flask_actions.testing import call
 
 ORIGIN = {"Origin": "http://localhost"}

@@ -41,7 +41,7 @@ from flask import session
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from .. import carry
+from .. import flashing
 from ..wire import csrf_field_name
 
 VaryItem = str | t.Callable[[], t.Any]
@@ -106,7 +106,10 @@ def bypass_reason(vary: Vary, shared_session_keys: t.Iterable[str]) -> str | Non
         "REQUEST_METHOD"
     ) not in ("GET", "HEAD"):
         return "method"
-    if carry.COOKIE_NAME in request.cookies or carry.current() is not None:
+    if (
+        flashing.COOKIE_NAME in request.cookies
+        or flashing.get_flashed_result() is not None
+    ):
         return "action result"
     if "Authorization" in request.headers:
         return "authorization"
@@ -172,7 +175,7 @@ class Rendering:
             or response.cache_control.no_store
             or response.cache_control.private
             or self.session_modified
-            or carry.current() is not None
+            or flashing.get_flashed_result() is not None
         ):
             return False
         raw = _raw_session()

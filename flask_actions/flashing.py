@@ -1,11 +1,12 @@
-"""Carry a result across the post/redirect/get of a form without JavaScript.
+"""Flashing a result: across the post/redirect/get of a form without
+JavaScript, as Flask's :func:`~flask.flash` carries a message.
 
 After a successful action the browser is sent a ``303`` and loads the page
-again; the result rides along in a short-lived cookie, sealed with AES-GCM
-(it may hold private data) and tied to the destination path. The page that
-shows it removes the cookie. A result too large for a cookie is never
-truncated: :mod:`flask_actions.respond` then renders the page in the
-response itself.
+again; the result rides along in a short-lived cookie (the result cookie),
+sealed with AES-GCM (it may hold private data) and tied to the destination
+path. The page that shows it removes the cookie. A result too large for a
+cookie is never truncated: :mod:`flask_actions.respond` then renders the page
+in the response itself.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def _cookie_path() -> str:
     return request.script_root or "/"
 
 
-def dump(result: ActionResult, path: str) -> str | None:
-    """Seal ``result`` for the page at ``path``; ``None`` if it cannot fit."""
+def flash_result(response: Response, result: ActionResult, path: str) -> bool:
+    """Flash ``result`` to the page at ``path`` in a cookie of ``response``;
+    ``False`` (and no cookie) when it cannot fit in one."""
     fields = {
         "ok": result.ok,
         "status": result.status,
@@ -57,10 +59,8 @@ def dump(result: ActionResult, path: str) -> str | None:
         raw = codec.dumps({**fields, "data": codec.to_json(result.data)})
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sealed = get_state(app).keyring(app).seal("result", zlib.compress(raw), _CONTEXT)
-    return sealed if len(sealed) <= MAX_COOKIE_VALUE else None
-
-
-def attach(response: Response, sealed: str) -> None:
+    if len(sealed) > MAX_COOKIE_VALUE:
+        return False
     response.set_cookie(
         COOKIE_NAME,
         sealed,
@@ -70,16 +70,17 @@ def attach(response: Response, sealed: str) -> None:
         httponly=True,
         samesite="Lax",
     )
+    return True
 
 
-def set_current(result: ActionResult) -> None:
+def show_result(result: ActionResult) -> None:
     """Make ``result`` what ``action_result()`` returns during this request."""
     setattr(g, _G_RESULT, result)
 
 
-def current() -> ActionResult | None:
-    """The result shown on this page: the one of this request's action, or the
-    one carried by the cookie for this path."""
+def get_flashed_result() -> ActionResult | None:
+    """The result shown on this page: the one of this request's action
+    (:func:`show_result`), or the one flashed to this path."""
     result = g.get(_G_RESULT)
     if result is None and not g.get(_G_LOADED):
         setattr(g, _G_LOADED, True)
@@ -118,13 +119,13 @@ def _load() -> ActionResult | None:
     )
 
 
-def consume(response: Response) -> Response:
-    """An ``after_request`` function: the page that a result was carried to
+def discard_flashed_result(response: Response) -> Response:
+    """An ``after_request`` function: the page that a result was flashed to
     removes the cookie, whether or not it showed the result."""
     if (
         request.method == "GET"
         and COOKIE_NAME in request.cookies
-        and current() is not None
+        and get_flashed_result() is not None
         and g.get(_G_LOADED)
     ):
         response.delete_cookie(COOKIE_NAME, path=_cookie_path())
