@@ -3,16 +3,19 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+from flask import Blueprint
 from flask import Flask
 from flask import render_template_string
 from marshmallow import fields
 from marshmallow import Schema
 from marshmallow import validate
-from servers import *  # noqa: F403
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
 from flask_actions import revalidate_tag
+
+#: live_server, chromium, browser_page, redis_server, gunicorn (tests/servers.py).
+pytest_plugins = ["servers"]
 
 PAGE = """{% import "flask_actions/macros.html" as fa %}
 <!doctype html><title>Notes</title>
@@ -53,6 +56,28 @@ def make_notes() -> tuple[ActionBlueprint, list[str]]:
         notes.pop(index)
 
     return bp, notes
+
+
+@pytest.fixture
+def make_app() -> t.Callable[..., Flask]:
+    """Factory: ``make_app(*blueprints, extension=None, **config)`` returns an
+    app in testing mode with a secret key (``config`` may replace either),
+    ``extension`` (a new :class:`ActionExtension` by default) set up on it
+    first, and then the blueprints registered."""
+
+    def make(
+        *blueprints: Blueprint,
+        extension: ActionExtension | None = None,
+        **config: t.Any,
+    ) -> Flask:
+        app = Flask(__name__)
+        app.config.update({"SECRET_KEY": "secret", "TESTING": True, **config})
+        (extension or ActionExtension()).init_app(app)
+        for blueprint in blueprints:
+            app.register_blueprint(blueprint)
+        return app
+
+    return make
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
-"""Real servers for tests: a live Flask server, headless Chromium, redis-server.
+"""Real servers for tests: a live Flask server, headless Chromium, redis-server,
+gunicorn.
 
-``tests/conftest.py`` imports everything here with ``from servers import *``
-(``tests/`` is on ``sys.path`` because it has no ``__init__.py``).
+A pytest plugin: ``tests/conftest.py`` loads it with ``pytest_plugins``, so its
+fixtures are there for every test; tests import its classes and helpers with
+``from servers import ...`` (``tests/`` is on ``sys.path`` because it has no
+``__init__.py``).
 
 Fixtures:
 
@@ -39,9 +42,18 @@ Fixtures:
     ``.url`` (``redis://127.0.0.1:PORT/0``), ``.port``, ``.stop()`` (kill it,
     to simulate an outage) and ``.start()`` (start it again on the same port).
 
+``gunicorn``
+    A factory. ``gunicorn(app, env, workers=2, threads=4)`` starts gunicorn
+    serving ``app`` (a ``module:factory()`` spec importable from ``tests/``
+    or the repository root) with ``env`` added to the environment, in a
+    directory of its own under ``tmp_path``, waits until it answers, and
+    returns a :class:`Gunicorn`. ``.close()`` stops it (a test that reads its
+    log or its data after the load does that first); every server still
+    running is stopped when the test ends.
+
 Mark tests that use ``chromium`` or ``browser_page`` with
 ``@pytest.mark.browser``, and tests that use ``redis_server`` with
-``@pytest.mark.redis`` (both markers are declared in ``setup.cfg``), so that
+``@pytest.mark.redis`` (both markers are declared in ``pyproject.toml``), so that
 ``pytest -m "not browser"`` and ``pytest -m "not redis"`` select the rest.
 
 When Chromium or ``redis-server`` is missing the tests that need them are
@@ -81,6 +93,7 @@ if t.TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
 
 __all__ = [
+    "SAME_ORIGIN",
     "STRICT_CSP",
     "Gunicorn",
     "LiveServer",
@@ -92,6 +105,7 @@ __all__ = [
     "csp_nonce",
     "csp_violations",
     "free_port",
+    "gunicorn",
     "live_server",
     "redis_server",
     "redis_server_session",
@@ -106,6 +120,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+#: The ``Origin`` header of a page Flask's test client serves (Werkzeug's
+#: default ``http://localhost``): a test sends it to pass the same-origin check.
+SAME_ORIGIN = {"Origin": "http://localhost"}
 
 
 def free_port() -> int:
@@ -538,7 +557,11 @@ class Gunicorn:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready(workers)
+        try:
+            self.wait_ready(workers)
+        except BaseException:
+            self.close()  # no gunicorn left behind when it does not start
+            raise
 
     def workers(self) -> list[int]:
         """The pids of the running workers (children of the master)."""
@@ -574,6 +597,7 @@ class Gunicorn:
         return pid
 
     def close(self) -> None:
+        """Stop gunicorn (its workers finish what they serve); again: nothing."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -582,3 +606,27 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
+    """Factory: ``gunicorn(app, env, workers=2, threads=4)`` returns a running
+    :class:`Gunicorn` in a directory of its own; all are stopped at the end."""
+    servers: list[Gunicorn] = []
+
+    def start(
+        app: str,
+        env: t.Mapping[str, str] | None = None,
+        workers: int = 2,
+        threads: int = 4,
+    ) -> Gunicorn:
+        workdir = tmp_path / f"gunicorn-{len(servers) + 1}"
+        workdir.mkdir()
+        server = Gunicorn(app, workdir, env or {}, workers, threads)
+        servers.append(server)
+        return server
+
+    yield start
+
+    for server in reversed(servers):
+        server.close()

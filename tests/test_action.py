@@ -23,14 +23,6 @@ class TitleSchema(Schema):
     title = fields.Str(required=True)
 
 
-def make_app(bp: ActionBlueprint, secret: str = "secret") -> Flask:
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY=secret, TESTING=True)
-    ActionExtension(app)
-    app.register_blueprint(bp)
-    return app
-
-
 def test_an_action_is_still_the_function() -> None:
     bp = ActionBlueprint("todos", __name__)
 
@@ -46,7 +38,9 @@ def test_an_action_is_still_the_function() -> None:
     assert rename.bind(3)({"title": "y"}) == "3:y"
 
 
-def test_id_is_stable_across_apps_with_the_same_secret_and_hides_the_name() -> None:
+def test_id_is_stable_across_apps_with_the_same_secret_and_hides_the_name(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("todos", __name__)
 
     @bp.action
@@ -59,7 +53,7 @@ def test_id_is_stable_across_apps_with_the_same_secret_and_hides_the_name() -> N
     assert len(ids) == 1
     (only,) = ids
     assert "toggle" not in only and "todos" not in only
-    with make_app(bp, secret="other").app_context():
+    with make_app(bp, SECRET_KEY="other").app_context():
         assert toggle.id != only
 
 
@@ -106,7 +100,9 @@ def test_bind_refuses_values_it_cannot_carry() -> None:
     ],
     ids=repr,
 )
-def test_bound_arguments_reach_the_action_with_their_type(value: object) -> None:
+def test_bound_arguments_reach_the_action_with_their_type(
+    make_app: t.Callable[..., Flask], value: object
+) -> None:
     bp = ActionBlueprint("things", __name__)
     received: list[object] = []
 
@@ -123,6 +119,7 @@ def test_bound_arguments_reach_the_action_with_their_type(value: object) -> None
 
 
 def test_ref_of_bound_action_is_sealed_and_reused_for_a_while(
+    make_app: t.Callable[..., Flask],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bp = ActionBlueprint("todos", __name__)
@@ -146,7 +143,7 @@ def test_ref_of_bound_action_is_sealed_and_reused_for_a_while(
         assert len({toggle.bind(1), toggle.bind(True), toggle.bind(1.0)}) == 3
 
 
-def test_async_actions_run_and_return() -> None:
+def test_async_actions_run_and_return(make_app: t.Callable[..., Flask]) -> None:
     bp = ActionBlueprint("slow", __name__)
 
     @bp.action
@@ -179,7 +176,9 @@ def test_reserved_field_names_are_refused_at_registration(field: str) -> None:
         bp.action(schema={field: fields.Str()})(lambda data: None)
 
 
-def test_the_csrf_field_name_is_refused_when_the_blueprint_is_registered() -> None:
+def test_the_csrf_field_name_is_refused_when_the_blueprint_is_registered(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("todos", __name__)
     bp.action(schema={"csrf_token": fields.Str()}, name="bad")(lambda data: None)
     with pytest.raises(ValueError, match="CSRF token's field name"):

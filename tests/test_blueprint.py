@@ -17,16 +17,9 @@ from flask_actions import ActionResult
 from flask_actions.testing import call
 
 
-def make_app(*bps: Blueprint, ext: ActionExtension | None = None) -> Flask:
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="secret", TESTING=True)
-    (ext or ActionExtension()).init_app(app)
-    for bp in bps:
-        app.register_blueprint(bp)
-    return app
-
-
-def test_an_action_blueprint_is_a_blueprint_with_routes() -> None:
+def test_an_action_blueprint_is_a_blueprint_with_routes(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("pages", __name__, url_prefix="/pages")
 
     @bp.route("/")
@@ -37,9 +30,9 @@ def test_an_action_blueprint_is_a_blueprint_with_routes() -> None:
     assert make_app(bp).test_client().get("/pages/").text == "pages index"
 
 
-def test_action_runs_behind_its_own_blueprints_before_request_whatever_the_page() -> (
-    None
-):
+def test_action_runs_behind_its_own_blueprints_before_request_whatever_the_page(
+    make_app: t.Callable[..., Flask],
+) -> None:
     public = Blueprint("public", __name__)
     admin = ActionBlueprint("admin", __name__, url_prefix="/admin")
     deleted: list[int] = []
@@ -67,7 +60,9 @@ def test_action_runs_behind_its_own_blueprints_before_request_whatever_the_page(
     assert allowed.ok and deleted == [2]
 
 
-def test_app_before_request_runs_before_actions() -> None:
+def test_app_before_request_runs_before_actions(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("x", __name__)
     order: list[str] = []
 
@@ -85,9 +80,9 @@ def test_app_before_request_runs_before_actions() -> None:
     assert order == ["app hook", "action"]
 
 
-def test_nested_blueprints_run_parent_hooks_and_name_actions_by_their_own_name() -> (
-    None
-):
+def test_nested_blueprints_run_parent_hooks_and_name_actions_by_their_own_name(
+    make_app: t.Callable[..., Flask],
+) -> None:
     parent = Blueprint("shop", __name__, url_prefix="/shop")
     child = ActionBlueprint("cart", __name__, url_prefix="/cart")
     seen: list[str] = []
@@ -112,7 +107,9 @@ def test_nested_blueprints_run_parent_hooks_and_name_actions_by_their_own_name()
     assert seen == ["parent", "child", "action"]
 
 
-def test_before_and_after_action_hooks_of_extension_and_blueprint() -> None:
+def test_before_and_after_action_hooks_of_extension_and_blueprint(
+    make_app: t.Callable[..., Flask],
+) -> None:
     ext = ActionExtension()
     bp = ActionBlueprint("notes", __name__)
     log: list[str] = []
@@ -137,7 +134,7 @@ def test_before_and_after_action_hooks_of_extension_and_blueprint() -> None:
         log.append(f"touch {note_id}")
         return note_id
 
-    client = make_app(bp, ext=ext).test_client()
+    client = make_app(bp, extension=ext).test_client()
     ok = call(client, touch.bind(1), mode="json")
     refused = call(client, touch.bind(13), mode="json")
     assert ok.ok and ok.message == "Saved."
@@ -145,19 +142,21 @@ def test_before_and_after_action_hooks_of_extension_and_blueprint() -> None:
     assert log == ["audit notes.touch (1,)", "touch 1", "audit notes.touch (13,)"]
 
 
-def test_extension_actions_for_apps_without_blueprints() -> None:
+def test_extension_actions_for_apps_without_blueprints(
+    make_app: t.Callable[..., Flask],
+) -> None:
     ext = ActionExtension()
 
     @ext.action(schema={"n": __import__("marshmallow").fields.Int(required=True)})
     def double(data: dict[str, int]) -> int:
         return data["n"] * 2
 
-    app = make_app(ext=ext)
+    app = make_app(extension=ext)
     assert double.name == "double"
     assert call(app.test_client(), double, {"n": "21"}).data == 42
 
 
-def test_view_decorators_stack_on_actions() -> None:
+def test_view_decorators_stack_on_actions(make_app: t.Callable[..., Flask]) -> None:
     bp = ActionBlueprint("secure", __name__)
 
     def require_token(f: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
@@ -179,7 +178,7 @@ def test_view_decorators_stack_on_actions() -> None:
     assert (denied.ok, denied.status, denied.message) == (False, 401, "Log in first.")
 
 
-def test_flask_login_protects_actions() -> None:
+def test_flask_login_protects_actions(make_app: t.Callable[..., Flask]) -> None:
     flask_login = pytest.importorskip("flask_login")
     bp = ActionBlueprint("account", __name__)
 

@@ -17,7 +17,6 @@ from werkzeug.datastructures import FileStorage
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
-from flask_actions import ActionExtension
 from flask_actions import redirect
 from flask_actions import revalidate_path
 from flask_actions import revalidate_tag
@@ -25,14 +24,6 @@ from flask_actions import set_cookie
 from flask_actions import signals
 from flask_actions.testing import call
 from flask_actions.testing import prepare
-
-
-def make_app(bp: ActionBlueprint, **config: t.Any) -> Flask:
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="secret", TESTING=True, **config)
-    ActionExtension(app)
-    app.register_blueprint(bp)
-    return app
 
 
 def test_post_to_a_get_only_page_invokes_the_action(
@@ -56,7 +47,9 @@ def test_get_never_invokes_an_action(
     assert notes == []
 
 
-def test_bound_arguments_come_first_then_the_payload() -> None:
+def test_bound_arguments_come_first_then_the_payload(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("todos", __name__)
     calls: list[t.Any] = []
 
@@ -75,7 +68,9 @@ class TagsSchema(Schema):
     upload = fields.Raw()
 
 
-def test_form_payloads_multi_values_checkboxes_nesting_and_files() -> None:
+def test_form_payloads_multi_values_checkboxes_nesting_and_files(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("forms", __name__)
     got: list[dict[str, t.Any]] = []
 
@@ -109,7 +104,7 @@ def test_form_payloads_multi_values_checkboxes_nesting_and_files() -> None:
     assert got[-1] == {"done": False}
 
 
-def test_json_payloads() -> None:
+def test_json_payloads(make_app: t.Callable[..., Flask]) -> None:
     bp = ActionBlueprint("api", __name__)
 
     @bp.action(schema=TagsSchema)
@@ -139,7 +134,9 @@ def _nested(levels: int) -> list[t.Any]:
     ],
     ids=["64-levels", "65-levels", "brackets-in-a-string", "wide-and-shallow"],
 )
-def test_json_nesting_limit(value: t.Any, accepted: bool) -> None:
+def test_json_nesting_limit(
+    make_app: t.Callable[..., Flask], value: t.Any, accepted: bool
+) -> None:
     bp = ActionBlueprint("api", __name__)
 
     @bp.action(schema={"a": fields.Raw()})
@@ -155,7 +152,9 @@ def test_json_nesting_limit(value: t.Any, accepted: bool) -> None:
         assert "nests deeper than 64 levels" in str(result.message)
 
 
-def test_actions_run_in_the_normal_request_context() -> None:
+def test_actions_run_in_the_normal_request_context(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("ctx", __name__)
 
     @bp.route("/page")
@@ -175,7 +174,9 @@ def test_actions_run_in_the_normal_request_context() -> None:
     assert client.get("/page").text == "count=2 cookie=None"
 
 
-def test_cookies_set_in_an_action_reach_the_response_also_on_redirect() -> None:
+def test_cookies_set_in_an_action_reach_the_response_also_on_redirect(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("prefs", __name__)
 
     @bp.route("/")
@@ -204,7 +205,9 @@ def test_cookies_set_in_an_action_reach_the_response_also_on_redirect() -> None:
     assert json_result.ok and client.get_cookie("theme").value == "blue"  # type: ignore[union-attr]
 
 
-def test_validation_errors_raised_inside_the_action_are_field_errors() -> None:
+def test_validation_errors_raised_inside_the_action_are_field_errors(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("v", __name__)
 
     @bp.action(schema={"email": fields.Str(required=True)})
@@ -218,7 +221,9 @@ def test_validation_errors_raised_inside_the_action_are_field_errors() -> None:
     )
 
 
-def test_schema_level_errors_become_the_form_message() -> None:
+def test_schema_level_errors_become_the_form_message(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("v", __name__)
 
     @bp.action
@@ -230,7 +235,9 @@ def test_schema_level_errors_become_the_form_message() -> None:
     assert result.errors == {"_schema": ["Dates overlap."]}
 
 
-def test_action_error_has_its_status_message_and_errors() -> None:
+def test_action_error_has_its_status_message_and_errors(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("v", __name__)
 
     @bp.action
@@ -244,7 +251,7 @@ def test_action_error_has_its_status_message_and_errors() -> None:
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_crash_is_a_500_with_a_reference_that_is_also_logged(
-    debug: bool, caplog: pytest.LogCaptureFixture
+    make_app: t.Callable[..., Flask], debug: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     bp = ActionBlueprint("boom", __name__)
 
@@ -264,7 +271,9 @@ def test_crash_is_a_500_with_a_reference_that_is_also_logged(
     assert logged and logged[0].exc_info is not None
 
 
-def test_redirect_is_not_swallowed_by_except_exception() -> None:
+def test_redirect_is_not_swallowed_by_except_exception(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("r", __name__)
 
     @bp.route("/done")
@@ -285,7 +294,9 @@ def test_redirect_is_not_swallowed_by_except_exception() -> None:
     assert call(client, go, mode="json").redirect == "/done"
 
 
-def test_signals_are_sent_with_the_app_and_revalidation_after_the_action() -> None:
+def test_signals_are_sent_with_the_app_and_revalidation_after_the_action(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("sig", __name__)
     events: list[t.Any] = []
 
@@ -341,7 +352,9 @@ def test_revalidate_outside_an_action_signals_at_once(app: Flask) -> None:
     assert seen == ["news"]
 
 
-def test_json_callers_get_redirects_in_the_body_with_status_200() -> None:
+def test_json_callers_get_redirects_in_the_body_with_status_200(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("r", __name__)
 
     @bp.action
@@ -356,7 +369,9 @@ def test_json_callers_get_redirects_in_the_body_with_status_200() -> None:
     assert result.response.get_json()["redirect"] == "/next"
 
 
-def test_an_action_declared_after_the_first_request_is_found() -> None:
+def test_an_action_declared_after_the_first_request_is_found(
+    make_app: t.Callable[..., Flask],
+) -> None:
     bp = ActionBlueprint("late", __name__)
 
     @bp.action
@@ -375,7 +390,9 @@ def test_an_action_declared_after_the_first_request_is_found() -> None:
 
 
 @pytest.mark.parametrize("code", [301, 302, 303])
-def test_redirect_code_is_kept_without_javascript(code: int) -> None:
+def test_redirect_code_is_kept_without_javascript(
+    make_app: t.Callable[..., Flask], code: int
+) -> None:
     bp = ActionBlueprint("r", __name__)
 
     @bp.action
@@ -387,9 +404,9 @@ def test_redirect_code_is_kept_without_javascript(code: int) -> None:
     assert (result.response.status_code, result.response.location) == (code, "/next")
 
 
-def test_a_recoverable_rejection_runs_no_before_action_hook_nor_the_action() -> (
-    None
-):
+def test_a_recoverable_rejection_runs_no_before_action_hook_nor_the_action(
+    make_app: t.Callable[..., Flask],
+) -> None:
     """What dispatch's docstring says of an expired CSRF token on a form post
     of this site: the app's before_request runs, no before_action hook and no
     action; after_action and action_failed see the failure; the answer is the
