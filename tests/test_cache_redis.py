@@ -81,24 +81,18 @@ def rendered_by(html: str) -> str:
 
 @pytest.fixture
 def two_processes(
-    redis_server: RedisServer, tmp_path: Path
-) -> t.Iterator[tuple[Gunicorn, Gunicorn]]:
+    gunicorn: t.Callable[..., Gunicorn], redis_server: RedisServer, tmp_path: Path
+) -> tuple[Gunicorn, Gunicorn]:
     """Two gunicorn processes serving the same app, data and Redis."""
     env = {
         "CACHE_APP_DATABASE": str(tmp_path / "items.sqlite"),
         "CACHE_APP_REDIS_URL": redis_server.url,
     }
-    servers: list[Gunicorn] = []
-    try:
-        for n in (1, 2):
-            workdir = tmp_path / f"gunicorn-{n}"
-            workdir.mkdir()
-            app = "apps.cache_app:create_app()"
-            servers.append(Gunicorn(app, workdir, env, workers=1, threads=1))
-        yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            server.close()
+    app = "apps.cache_app:create_app()"
+    return (
+        gunicorn(app, env, workers=1, threads=1),
+        gunicorn(app, env, workers=1, threads=1),
+    )
 
 
 def test_an_action_in_one_process_refreshes_pages_cached_by_another(

@@ -49,43 +49,41 @@ class Outcome(t.NamedTuple):
 
 
 @pytest.mark.slow
-def test_a_killed_worker_loses_no_acknowledged_write(tmp_path: Path) -> None:
+def test_a_killed_worker_loses_no_acknowledged_write(
+    gunicorn: t.Callable[..., Gunicorn], tmp_path: Path
+) -> None:
     database = tmp_path / "faults.sqlite3"
-    server = Gunicorn(
-        "apps.hardening_app:create_app()",
-        tmp_path,
-        {"HARDENING_DATABASE": str(database)},
+    server = gunicorn(
+        "apps.hardening_app:create_app()", {"HARDENING_DATABASE": str(database)}
     )
-    try:
-        page = Page(server.port)
-        done = threading.Semaphore(0)
+    page = Page(server.port)
+    done = threading.Semaphore(0)
 
-        def send(i: int) -> Outcome:
-            key, started = new_key(), time.monotonic()
-            mode: t.Literal["json", "form"] = "form" if i % 3 == 0 else "json"
-            try:
-                status, body = page.post(
-                    page.refs[0], {"title": f"item {i}", "key": key}, mode=mode
-                )
-            except (OSError, http.client.HTTPException):
-                return Outcome(key, started, None, False)
-            finally:
-                done.release()
-            ok = status == 303 if mode == "form" else status == 200
-            return Outcome(key, started, status, ok)
+    def send(i: int) -> Outcome:
+        key, started = new_key(), time.monotonic()
+        mode: t.Literal["json", "form"] = "form" if i % 3 == 0 else "json"
+        try:
+            status, body = page.post(
+                page.refs[0], {"title": f"item {i}", "key": key}, mode=mode
+            )
+        except (OSError, http.client.HTTPException):
+            return Outcome(key, started, None, False)
+        finally:
+            done.release()
+        ok = status == 303 if mode == "form" else status == 200
+        return Outcome(key, started, status, ok)
 
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            futures = [pool.submit(send, i) for i in range(CALLS)]
-            for _ in range(KILL_AFTER):
-                done.acquire()
-            killed = server.kill_worker()
-            killed_at = time.monotonic()
-            outcomes = [future.result() for future in futures]
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        futures = [pool.submit(send, i) for i in range(CALLS)]
+        for _ in range(KILL_AFTER):
+            done.acquire()
+        killed = server.kill_worker()
+        killed_at = time.monotonic()
+        outcomes = [future.result() for future in futures]
 
-        server.wait_ready(workers=2, without=killed)  # the master replaced it
-        assert Page(server.port).post(page.refs[0], {"title": "after"})[0] == 200
-    finally:
-        server.close()
+    server.wait_ready(workers=2, without=killed)  # the master replaced it
+    assert Page(server.port).post(page.refs[0], {"title": "after"})[0] == 200
+    server.close()
 
     failed = {o.key for o in outcomes if o.status is None}
     acknowledged = {o.key for o in outcomes if o.acknowledged}

@@ -80,18 +80,16 @@ def _check_statuses(outcomes: list[Outcome], calls: int, server: Gunicorn) -> No
     assert sum(o.acknowledged for o in outcomes) == calls - statuses[422]
 
 
-def test_hardening_app_under_load_loses_nothing(tmp_path: Path) -> None:
+def test_hardening_app_under_load_loses_nothing(
+    gunicorn: t.Callable[..., Gunicorn], tmp_path: Path
+) -> None:
     database = tmp_path / "load.sqlite3"
-    server = Gunicorn(
-        "apps.hardening_app:create_app()",
-        tmp_path,
-        {"HARDENING_DATABASE": str(database)},
+    server = gunicorn(
+        "apps.hardening_app:create_app()", {"HARDENING_DATABASE": str(database)}
     )
-    try:
-        page = Page(server.port)
-        outcomes = _load(page, page.refs[0], CALLS)
-    finally:
-        server.close()
+    page = Page(server.port)
+    outcomes = _load(page, page.refs[0], CALLS)
+    server.close()  # every write is in, the log complete
 
     _check_statuses(outcomes, CALLS, server)
     written = [key for key, _, _ in rows(str(database))]
@@ -100,23 +98,22 @@ def test_hardening_app_under_load_loses_nothing(tmp_path: Path) -> None:
     assert "Traceback" not in server.log.read_text()
 
 
-def test_todo_example_under_load_loses_nothing(tmp_path: Path) -> None:
+def test_todo_example_under_load_loses_nothing(
+    gunicorn: t.Callable[..., Gunicorn], tmp_path: Path
+) -> None:
     database = tmp_path / "todos.sqlite3"
-    server = Gunicorn(
+    server = gunicorn(
         "examples.todos.app:create_app()",
-        tmp_path,
         {"FLASK_DATABASE": str(database), "FLASK_SECRET_KEY": "load test " * 4},
     )
-    try:
-        page = Page(server.port)
-        [ref] = re.findall(
-            r'<form[^>]*id="add"[^>]*>\s*<input type="hidden" name="_action"'
-            r' value="([^"]+)"',
-            page.html,
-        )
-        outcomes = _load(page, ref, TODO_CALLS, keyed=False, cheap=True)
-    finally:
-        server.close()
+    page = Page(server.port)
+    [ref] = re.findall(
+        r'<form[^>]*id="add"[^>]*>\s*<input type="hidden" name="_action"'
+        r' value="([^"]+)"',
+        page.html,
+    )
+    outcomes = _load(page, ref, TODO_CALLS, keyed=False, cheap=True)
+    server.close()
 
     _check_statuses(outcomes, TODO_CALLS, server)
     conn = sqlite3.connect(database)

@@ -1,4 +1,5 @@
-"""A real gunicorn serving an app on loopback, and a small HTTP client for it.
+"""A small HTTP client for an app served on loopback (by the ``gunicorn``
+fixture of ``tests/servers.py``).
 
 Used by the load and fault tests. Only 127.0.0.1 is ever contacted.
 """
@@ -8,14 +9,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import sys
 import typing as t
 import uuid
-from pathlib import Path
-
-TESTS = Path(__file__).resolve().parent.parent
-ROOT = TESTS.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 def get(port: int, path: str, cookie: str = "") -> tuple[int, str, str]:
