@@ -50,6 +50,7 @@ from .exceptions import CrossSiteRequest
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
 from .negotiation import ACTION_HEADER
+from .uploads import size_text
 from .wire import ACTION_FIELD
 from .wire import button_csrf_token
 from .wire import BUTTON_FIELD
@@ -125,21 +126,13 @@ def _too_large(
         "unknown length" if size is None else f"{size} bytes",
         f"{limit} bytes",
     )
-    sent = "larger than" if size is None else f"{_human(size)}, more than"
+    sent = "larger than" if size is None else f"{size_text(size)}, more than"
     error = PayloadTooLarge(
-        f"The submission is {sent} the {_human(limit)} an action accepts."
+        f"The submission is {sent} the {size_text(limit)} an action accepts."
         " Send less data (smaller files)."
     )
     error.form = form
     return error
-
-
-def _human(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MiB"
-    if size >= 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size} bytes"
 
 
 class _CountedInput(io.RawIOBase):
@@ -178,18 +171,13 @@ class _CountedInput(io.RawIOBase):
 
 def _host_of(url: str, default_scheme: str) -> str | None:
     """``host[:port]`` of a URL, lower-cased, without the scheme's default port."""
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        port = parts.port
-    except ValueError:
+    origin = _origin_of(url, default_scheme)
+    if origin is None:
         return None
-    if not hostname or "@" in parts.netloc:
-        return None
-    scheme = parts.scheme or default_scheme
+    scheme, hostname, port = origin
     if port is None or str(port) == _DEFAULT_PORTS.get(scheme):
-        return hostname.lower()
-    return f"{hostname.lower()}:{port}"
+        return hostname
+    return f"{hostname}:{port}"
 
 
 def _request_host() -> str:
@@ -204,19 +192,20 @@ def _request_host() -> str:
 _Origin = tuple[str, str, int | None]
 
 
-def _origin_of(url: str) -> _Origin | None:
-    """``(scheme, host, port)`` of an origin or URL, the port filled in from the
-    scheme; ``None`` for what names no origin (no scheme or host, user info,
-    a bad port)."""
+def _origin_of(url: str, default_scheme: str | None = None) -> _Origin | None:
+    """``(scheme, host, port)`` of an origin or URL, lower-cased, the port
+    filled in from the scheme (``default_scheme`` for a URL without one);
+    ``None`` for what names no origin (no scheme or host, user info, a bad
+    port)."""
     try:
         parts = urlsplit(url)
-        hostname = parts.hostname
+        hostname = parts.hostname  # lower-cased by urlsplit
         port = parts.port
     except ValueError:
         return None
-    if not parts.scheme or not hostname or "@" in parts.netloc:
+    scheme = (parts.scheme or default_scheme or "").lower()
+    if not scheme or not hostname or "@" in parts.netloc:
         return None
-    scheme = parts.scheme.lower()
     if port is None and scheme in _DEFAULT_PORTS:
         port = int(_DEFAULT_PORTS[scheme])
     return scheme, hostname, port

@@ -106,7 +106,7 @@ _REFUSED_TYPES = {
 _TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
-def _size_text(size: int) -> str:
+def size_text(size: int) -> str:
     """``204800`` → ``"200 KiB"``, ``1572864`` → ``"1.5 MiB"``."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if size >= scale:
@@ -369,7 +369,7 @@ class File(_FileField):
         wants_text = any(k.magic is None for k in self.accept)
         measured = self._measure(value, wants_text)
         if measured is None:
-            raise self._error("too_large", value, limit=_size_text(self.max_size or 0))
+            raise self._error("too_large", value, limit=size_text(self.max_size or 0))
         if measured.size == 0:
             raise self._error("empty", value)
         kind = next((k for k in _KINDS if k.magic and k.magic(measured.head)), None)

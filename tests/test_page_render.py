@@ -356,7 +356,7 @@ def test_a_too_large_form_without_javascript_shows_the_page_with_what_was_typed(
         headers={"Origin": origin},
     )
     assert response.status_code == 413
-    assert "more than the 2.0 KiB an action accepts" in response.text
+    assert "more than the 2 KiB an action accepts" in response.text
     assert 'value="' + "T" * 3000 + '"' in response.text, "what was typed is back"
     assert 'id="note"' in response.text, "it is the page itself"
     assert writes == []
