@@ -17,6 +17,7 @@ pytest.importorskip("flask_smorest", reason="the bench extra is not installed")
 
 from flask import Flask
 from flask.testing import FlaskClient
+from servers import SAME_ORIGIN
 
 from benchmarks import load
 from benchmarks import throughput
@@ -30,7 +31,7 @@ from benchmarks.apps.common import VALID
 from benchmarks.apps.common import VALID_FORM
 from benchmarks.servers import Server
 
-ORIGIN = "http://localhost"
+ORIGIN = SAME_ORIGIN["Origin"]
 LOADED = {"title": "Buy milk", "priority": 3, "done": False}
 ERRORS = {
     "title": ["Length must be between 1 and 200."],

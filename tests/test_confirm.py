@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask import render_template_string
+from servers import SAME_ORIGIN
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
@@ -127,10 +128,7 @@ def test_the_script_confirms_with_a_field(how: str) -> None:
         button = next(b for b in form.buttons if b.attrs.get("id") == "delete-2")
         sent = {c.name: c.value for c in form.controls if c.name}
         sent[button.name] = button.value
-    origin = "http://localhost"
-    response = client.post(
-        "/", data={**sent, "_confirmed": "1"}, headers={"Origin": origin}
-    )
+    response = client.post("/", data={**sent, "_confirmed": "1"}, headers=SAME_ORIGIN)
     assert response.status_code == 303
     assert cards == ([] if how == "field" else [1, 3])
 
@@ -144,7 +142,7 @@ def test_an_enhanced_submission_not_yet_confirmed_says_so_in_json() -> None:
         "/",
         data=sent,
         headers={
-            "Origin": "http://localhost",
+            **SAME_ORIGIN,
             "X-Flask-Actions": "form",
             "Accept": "application/json",
         },

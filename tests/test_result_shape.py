@@ -1,6 +1,7 @@
 """The JSON an action answers has the keys the TypeScript ``ActionResult``
 declares (``flask actions schema --format typescript``), for every kind of
-answer: success, validation failure, ActionError, rejection."""
+answer: success, validation failure, ActionError, rejection, the enhanced
+form's page and its renewable rejection; and every key it declares is sent."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import typing as t
 
 from flask import Flask
 from marshmallow import fields
+from servers import SAME_ORIGIN
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
 from flask_actions import ActionExtension
 from flask_actions.schema_export import typescript
 from flask_actions.testing import call
-
-ORIGIN = {"Origin": "http://localhost"}
+from flask_actions.testing import prepare
 
 
 def _declared() -> tuple[set[str], set[str]]:
@@ -64,17 +65,34 @@ def _answers() -> list[dict[str, object]]:
     rejected = client.post(
         "/",
         data={"_action": "nonsense"},
-        headers={**ORIGIN, "Accept": "application/json"},
+        headers={**SAME_ORIGIN, "Accept": "application/json"},
     )
     answers.append(rejected.get_json())
+    # The script's enhanced form: the page in the answer, and a renewable
+    # rejection (an expired CSRF token) with its reason and a fresh token.
+    ref, csrf, origin = prepare(client, add)
+    enhanced = {
+        "Origin": origin,
+        "X-Flask-Actions": "form",
+        "Accept": "application/json",
+    }
+    for token in (csrf, "expired"):
+        answer = client.post(
+            "/", data={"_action": ref, "csrf_token": token, "n": "2"}, headers=enhanced
+        )
+        answers.append(answer.get_json())
     return [a for a in answers if a is not None]
 
 
 def test_every_json_answer_has_the_keys_typescript_declares() -> None:
     required, optional = _declared()
     answers = _answers()
-    assert len(answers) == 4
+    assert len(answers) == 6
     for answer in answers:
         keys = set(answer)
         assert required <= keys, (required - keys, answer)
         assert keys <= required | optional, (keys - required - optional, answer)
+    # Every key declared is one that some answer sends.
+    sent = set().union(*map(set, answers))
+    assert required | optional == sent, (required | optional) - sent
+    assert answers[-1]["reason"] == "csrf" and "code" not in answers[-1]

@@ -5,6 +5,7 @@ import typing as t
 import pytest
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from servers import SAME_ORIGIN
 
 from flask_actions.security import host_matches
 from flask_actions.testing import call
@@ -14,7 +15,7 @@ from flask_actions.testing import prepare
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
-        ({"Origin": "http://localhost"}, 303),
+        (SAME_ORIGIN, 303),
         ({"Origin": "http://evil.example"}, 403),
         ({"Origin": "http://localhost.evil.example"}, 403),
         ({"Origin": "null"}, 403),
@@ -56,7 +57,7 @@ def test_without_origin_other_headers_decide(
     assert len(notes) == (1 if status == 303 else 0)
 
 
-@pytest.mark.parametrize("headers", [{}, {"Origin": "http://localhost"}])
+@pytest.mark.parametrize("headers", [{}, SAME_ORIGIN])
 def test_a_csrf_token_is_required(
     client: t.Any, notes: list[str], headers: dict[str, str]
 ) -> None:
@@ -73,7 +74,7 @@ def test_same_site_form_with_expired_session_keeps_what_was_typed(
     response = client.post(
         "/",
         data={"_action": ref, "title": "typed", "csrf_token": "expired"},
-        headers={"Origin": "http://localhost"},
+        headers=SAME_ORIGIN,
     )
     assert response.status_code == 403
     assert 'value="typed"' in response.text and "reload the page" in response.text
@@ -150,7 +151,7 @@ def test_csrfprotect_and_actions_check_the_token_once(
         security.validate_csrf = security_original
     assert result.ok and notes == ["once"]
     assert checks == ["check"]
-    assert _post(client, {"Origin": "http://localhost"}, csrf=False).status_code in (
+    assert _post(client, SAME_ORIGIN, csrf=False).status_code in (
         400,
         403,
     )

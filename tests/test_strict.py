@@ -17,6 +17,7 @@ import pytest
 from flask import abort
 from flask import Flask
 from flask import session
+from servers import SAME_ORIGIN
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
@@ -89,9 +90,7 @@ def _clear() -> None:
 
 def first_action_request(app: Flask) -> t.Any:
     """The first request that names an action: the app builds its table."""
-    return app.test_client().post(
-        "/", data={"_action": "x"}, headers={"Origin": "http://localhost"}
-    )
+    return app.test_client().post("/", data={"_action": "x"}, headers=SAME_ORIGIN)
 
 
 def refused(app_factory: t.Callable[[], t.Any], name: str) -> str:

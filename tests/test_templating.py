@@ -10,6 +10,7 @@ from flask import render_template_string
 from markupsafe import Markup
 from marshmallow import fields
 from marshmallow import validate
+from servers import SAME_ORIGIN
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
@@ -180,13 +181,12 @@ def test_a_button_in_a_hand_written_form_carries_the_csrf_token(
     assert ours.html.count('name="csrf_token"') == 1
     assert "~" not in [b.value for b in ours.buttons if b.name == "_button"][0]
 
-    origin = {"Origin": "http://localhost"}
     ref, _, token = values[2].partition("~")
     for value, reason in ((ref, "missing"), (f"{ref}~{token[:-2]}xx", "invalid")):
         response = client.post(
             "/",
             data={"q": "x", "_button": value},
-            headers={**origin, "Accept": "application/json"},
+            headers={**SAME_ORIGIN, "Accept": "application/json"},
         )
         assert response.status_code == 403
         assert f"The CSRF token is {reason}" in response.get_json()["message"]
