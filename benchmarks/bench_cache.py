@@ -28,6 +28,8 @@ from flask_actions import ActionExtension
 from flask_actions import revalidate_tag
 from flask_actions.cache import PageCache
 
+from .apps.common import TRUSTED_HOSTS
+
 PAGE = """{% import "flask_actions/macros.html" as fa %}
 <!doctype html><title>Todos</title>{{ fa.script() }}
 {% call fa.form(action("todos.add")) %}<input name="title"><button>Add</button>{% endcall %}
@@ -62,7 +64,9 @@ def _app(config: dict[str, t.Any], cached: bool = True) -> Flask:
         revalidate_tag("todos")
 
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="benchmark secret " * 3, **config)
+    app.config.update(
+        SECRET_KEY="benchmark secret " * 3, TRUSTED_HOSTS=TRUSTED_HOSTS, **config
+    )
     ActionExtension(app)
     page_cache.init_app(app)
     app.register_blueprint(bp)

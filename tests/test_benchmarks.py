@@ -8,6 +8,7 @@ successful units of work.
 
 from __future__ import annotations
 
+import logging
 import re
 import typing as t
 
@@ -19,7 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from servers import SAME_ORIGIN
 
+from benchmarks import bench_cache
 from benchmarks import load
+from benchmarks import nextjs_flask
 from benchmarks import throughput
 from benchmarks.apps import actions
 from benchmarks.apps import handwritten
@@ -158,6 +161,29 @@ def test_a_bound_button_of_the_render_page_invokes_its_action() -> None:
     )
     assert response.status_code == 200
     assert response.get_json()["ok"] is True
+
+
+@pytest.mark.parametrize(
+    "create_app",
+    [
+        actions.create_app,
+        handwritten.create_app,
+        render.create_app,
+        smorest.create_app,
+        nextjs_flask.create_app,
+        lambda: bench_cache._app({"CACHE_TYPE": "SimpleCache"}),
+    ],
+    ids=["actions", "handwritten", "render", "smorest", "nextjs_flask", "bench_cache"],
+)
+def test_the_benchmark_apps_start_and_serve_without_a_warning(
+    create_app: t.Callable[[], Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bench run prints its figures, not advice meant for a deployment (such
+    as the TRUSTED_HOSTS warning)."""
+    with caplog.at_level(logging.WARNING):
+        app = create_app()
+        assert app.test_client().get("/").status_code in (200, 404)
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 def test_lua_strings_are_quoted() -> None:

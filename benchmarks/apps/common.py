@@ -32,5 +32,14 @@ def csrf_enabled(csrf: bool | None = None) -> bool:
     return os.environ.get("BENCH_CSRF", "1") != "0"
 
 
+#: The hosts the contenders answer to: gunicorn on 127.0.0.1 and the test
+#: client's ``localhost``. Set for all of them alike, as a deployment would.
+TRUSTED_HOSTS = ["127.0.0.1", "localhost"]
+
+
 def config(csrf: bool | None = None) -> dict[str, t.Any]:
-    return {"SECRET_KEY": SECRET_KEY, "WTF_CSRF_ENABLED": csrf_enabled(csrf)}
+    return {
+        "SECRET_KEY": SECRET_KEY,
+        "WTF_CSRF_ENABLED": csrf_enabled(csrf),
+        "TRUSTED_HOSTS": TRUSTED_HOSTS,
+    }
