@@ -255,7 +255,7 @@ def chromium() -> Iterator[Browser]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing(
-            "the playwright package is not installed (pip install -e '.[test]')",
+            "the playwright package is not installed (pip install --group test)",
             "FLASK_ACTIONS_REQUIRE_BROWSER",
         )
 
@@ -482,7 +482,7 @@ def redis_server_session(
         import redis  # noqa: F401
     except ImportError:
         _missing(
-            "the redis package is not installed (pip install -e '.[test]')",
+            "the redis package is not installed (pip install --group test)",
             "FLASK_ACTIONS_REQUIRE_REDIS",
         )
 

@@ -14,7 +14,9 @@ import typing as t
 
 import pytest
 
-pytest.importorskip("flask_smorest", reason="the bench extra is not installed")
+pytest.importorskip(
+    "flask_smorest", reason="the bench dependency group is not installed"
+)
 
 from flask import Flask
 from flask.testing import FlaskClient
