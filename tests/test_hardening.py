@@ -61,6 +61,11 @@ class Harness:
         self.client = client
         _, self.csrf, self.origin = prepare(client, hardening_app.add)
 
+    def origin_header(self, origin: str | None = "") -> dict[str, str]:
+        """The ``Origin`` header a request sends: the page's own (``""``),
+        ``origin``, or none at all (``None``)."""
+        return {} if origin is None else {"Origin": origin or self.origin}
+
     def ref(self, target: Target | str) -> str:
         return prepare(self.client, target)[0]
 
@@ -89,9 +94,7 @@ class Harness:
         sent["Accept"] = "application/json"
         if csrf is not None:
             sent["X-CSRFToken"] = csrf or self.csrf
-        if origin is not None:
-            sent["Origin"] = origin or self.origin
-        sent.update(headers)
+        sent.update(self.origin_header(origin), **headers)
         request: Request = {"headers": sent}
         if isinstance(body, (str, bytes)):
             request["data"] = body
@@ -117,8 +120,7 @@ class Harness:
         if csrf is not None:
             data["csrf_token"] = csrf or self.csrf
         data.update({"title": "hello"} if fields is None else fields)
-        sent = {} if origin is None else {"Origin": origin or self.origin}
-        sent.update(headers)
+        sent = {**self.origin_header(origin), **headers}
         request: Request = {"data": data, "headers": sent}
         if multipart:
             request["content_type"] = "multipart/form-data"
@@ -128,7 +130,7 @@ class Harness:
         return {
             "data": body,
             "content_type": content_type,
-            "headers": {"Origin": self.origin, **headers},
+            "headers": {**self.origin_header(), **headers},
         }
 
 
@@ -276,7 +278,7 @@ CASES = [
         "header and field at once",
         lambda h: {
             **h.form(h.ref(add)),
-            "headers": {"Origin": h.origin, "X-Action": h.ref(lenient)},
+            "headers": {**h.origin_header(), "X-Action": h.ref(lenient)},
         },
         400,
         "names more than one action",
