@@ -1,0 +1,274 @@
+"""Where submission keys are claimed and their outcomes kept.
+
+A *claim* is the first request with a key saying "I run this". It holds
+the payload's fingerprint and an owner token (so that only the request that
+claimed a key can settle it), and it lasts a *lease*: if the process running
+the action dies, the claim ends with the lease and a later request may run.
+When the action has run, its claim becomes an *outcome* kept for the TTL.
+
+Two stores, with the same three operations (:meth:`Store.claim`,
+:meth:`Store.finish`, :meth:`Store.release`):
+
+- :class:`SQLiteStore`, the embedded default: one SQLite file (in the app's
+  instance folder), shared by every worker process and thread of the host.
+  Each operation is one statement, which SQLite runs atomically across
+  processes; WAL mode lets readers and the one writer work at once.
+- :class:`RedisStore`: one Redis for many hosts. A claim is ``SET NX PX``;
+  finishing and releasing compare the owner in a Lua script, so a request
+  whose lease ran out never overwrites the request that took over.
+
+Both are bounded: a record expires (a lease, an outcome's TTL), an outcome
+is at most :data:`MAX_OUTCOME` bytes (the caller stores a smaller one
+otherwise), and the SQLite file keeps at most ``max_entries`` records.
+Any failure of the backend raises :class:`StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import sqlite3
+import threading
+import time
+import typing as t
+
+#: The largest outcome a store keeps, in bytes.
+MAX_OUTCOME = 16 * 1024
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer (Redis down or paused, the SQLite file
+    unwritable)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """What a store holds under a key that someone else claimed first."""
+
+    fingerprint: bytes
+    #: The outcome, or ``None`` while the first request still runs.
+    outcome: bytes | None
+
+
+class Store(t.Protocol):
+    def claim(
+        self, key: bytes, fingerprint: bytes, owner: bytes, lease: float
+    ) -> Record | None:
+        """Claim ``key`` for ``lease`` seconds: ``None`` when this request
+        claimed it, else the record of the request that did."""
+
+    def finish(
+        self, key: bytes, owner: bytes, fingerprint: bytes, outcome: bytes, ttl: float
+    ) -> None:
+        """Keep ``outcome`` under ``key`` for ``ttl`` seconds, if ``owner``
+        still holds the claim."""
+
+    def release(self, key: bytes, owner: bytes) -> None:
+        """Give ``key`` up, if ``owner`` still holds the claim: the next
+        request with it runs."""
+
+    def lookup(self, key: bytes) -> Record | None:
+        """The record under ``key``, if any (to wait for an outcome)."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    key BLOB PRIMARY KEY,
+    fingerprint BLOB NOT NULL,
+    owner BLOB NOT NULL,
+    outcome BLOB,
+    expires REAL NOT NULL
+) WITHOUT ROWID
+"""
+# One statement: a new key is inserted, an expired one taken over, a live one
+# left alone (no row changed).
+_CLAIM = """
+INSERT INTO submissions (key, fingerprint, owner, outcome, expires)
+VALUES (?1, ?2, ?3, NULL, ?4)
+ON CONFLICT (key) DO UPDATE SET
+    fingerprint = excluded.fingerprint,
+    owner = excluded.owner,
+    outcome = NULL,
+    expires = excluded.expires
+WHERE submissions.expires <= ?5
+"""
+_LOOKUP = "SELECT fingerprint, outcome, expires FROM submissions WHERE key = ?"
+_FINISH = "UPDATE submissions SET outcome = ?, expires = ? WHERE key = ? AND owner = ?"
+_RELEASE = "DELETE FROM submissions WHERE key = ? AND owner = ?"
+
+
+class SQLiteStore:
+    """Claims and outcomes in one SQLite file, for every process of a host.
+
+    :param path: the database file (created, with its folder, when needed).
+    :param max_entries: records kept at most; the ones expiring first go.
+    :param timeout: seconds to wait for another process's write.
+    """
+
+    #: Purge expired records at most this often (seconds).
+    PURGE_INTERVAL = 60.0
+
+    def __init__(self, path: str, max_entries: int, timeout: float) -> None:
+        self.path = path
+        self.max_entries = max_entries
+        self.timeout = timeout
+        self._local = threading.local()
+        self._next_purge = time.monotonic() + random.uniform(0, self.PURGE_INTERVAL)
+
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (a forked worker opens its own)."""
+        local = self._local
+        db: sqlite3.Connection | None = getattr(local, "db", None)
+        if db is None or local.pid != os.getpid():
+            folder = os.path.dirname(self.path)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            # WAL: writers do not block readers; NORMAL: a commit is not an
+            # fsync (a power cut may lose the last keys, a crash loses none).
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            local.db, local.pid = db, os.getpid()
+        return db
+
+    def _run(self, sql: str, *params: t.Any) -> sqlite3.Cursor:
+        try:
+            return self._db().execute(sql, params)
+        except (sqlite3.Error, OSError) as e:
+            self._local.db = None
+            raise StoreUnavailable(f"SQLite {self.path}: {e}") from e
+
+    def claim(
+        self, key: bytes, fingerprint: bytes, owner: bytes, lease: float
+    ) -> Record | None:
+        now = time.time()
+        if time.monotonic() >= self._next_purge:
+            self.purge(now)
+        if self._run(_CLAIM, key, fingerprint, owner, now + lease, now).rowcount:
+            return None
+        record = self.lookup(key)
+        # Expired between the two statements: claim it again.
+        return (
+            record if record is not None else self.claim(key, fingerprint, owner, lease)
+        )
+
+    def lookup(self, key: bytes) -> Record | None:
+        row = self._run(_LOOKUP, key).fetchone()
+        if row is None or row[2] <= time.time():
+            return None
+        return Record(bytes(row[0]), None if row[1] is None else bytes(row[1]))
+
+    def finish(
+        self, key: bytes, owner: bytes, fingerprint: bytes, outcome: bytes, ttl: float
+    ) -> None:
+        self._run(_FINISH, outcome, time.time() + ttl, key, owner)
+
+    def release(self, key: bytes, owner: bytes) -> None:
+        self._run(_RELEASE, key, owner)
+
+    def purge(self, now: float | None = None) -> None:
+        """Delete expired records, then the ones expiring first beyond
+        ``max_entries``."""
+        self._next_purge = time.monotonic() + self.PURGE_INTERVAL
+        now = time.time() if now is None else now
+        self._run("DELETE FROM submissions WHERE expires <= ?", now)
+        (count,) = self._run("SELECT count(*) FROM submissions").fetchone()
+        if count > self.max_entries:
+            self._run(
+                "DELETE FROM submissions WHERE key IN (SELECT key FROM submissions"
+                " ORDER BY expires LIMIT ?)",
+                count - self.max_entries,
+            )
+
+
+# KEYS[1]: the key; ARGV[1]: the owner, ARGV[2]: the new value or "",
+# ARGV[3]: its TTL in milliseconds. The value starts with the owner.
+_SETTLE = """
+local current = redis.call('GET', KEYS[1])
+if not current or string.sub(current, 1, string.len(ARGV[1])) ~= ARGV[1] then
+  return 0
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+"""
+_OWNER = 16
+_FINGERPRINT = 32
+
+
+class RedisStore:
+    """Claims and outcomes in Redis, for many hosts.
+
+    A record is ``owner (16 bytes) | fingerprint (32 bytes) | state`` where
+    the state is ``R`` while running, ``D`` followed by the outcome when done.
+
+    :param url: ``redis://host:port/db`` (or ``rediss://``, ``unix://``).
+    :param prefix: prepended to every key.
+    :param timeout: seconds a command may take before the store counts as
+        unavailable (a paused server never answers).
+    """
+
+    def __init__(self, url: str, prefix: str, timeout: float) -> None:
+        try:
+            import redis
+        except ImportError:  # pragma: no cover - redis is in the cache extra
+            raise RuntimeError(
+                "A Redis store for submission keys needs the redis package:"
+                " pip install 'flask-server-actions[cache]' (or redis)."
+            ) from None
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=0,
+        )
+        self.prefix = prefix.encode()
+        self._settle = self.client.register_script(_SETTLE)
+
+    def _call(self, method: t.Callable[..., t.Any], *args: t.Any, **kw: t.Any) -> t.Any:
+        try:
+            return method(*args, **kw)
+        except self._errors as e:
+            raise StoreUnavailable(f"Redis: {e}") from e
+
+    def claim(
+        self, key: bytes, fingerprint: bytes, owner: bytes, lease: float
+    ) -> Record | None:
+        name = self.prefix + key
+        value = owner + fingerprint + b"R"
+        for _ in range(3):
+            if self._call(self.client.set, name, value, nx=True, px=_ms(lease)):
+                return None
+            record = self.lookup(key)
+            if record is not None:
+                return record
+        raise StoreUnavailable("Redis: a key expired three times while claimed")
+
+    def lookup(self, key: bytes) -> Record | None:
+        raw = self._call(self.client.get, self.prefix + key)
+        if raw is None or len(raw) < _OWNER + _FINGERPRINT + 1:
+            return None
+        fingerprint = raw[_OWNER : _OWNER + _FINGERPRINT]
+        state = raw[_OWNER + _FINGERPRINT :]
+        return Record(fingerprint, state[1:] if state[:1] == b"D" else None)
+
+    def finish(
+        self, key: bytes, owner: bytes, fingerprint: bytes, outcome: bytes, ttl: float
+    ) -> None:
+        value = owner + fingerprint + b"D" + outcome
+        self._call(
+            self._settle, keys=[self.prefix + key], args=[owner, value, _ms(ttl)]
+        )
+
+    def release(self, key: bytes, owner: bytes) -> None:
+        self._call(self._settle, keys=[self.prefix + key], args=[owner, b"", 0])
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))

@@ -1,0 +1,551 @@
+"""Submission keys: one intent, one effect, with or without JavaScript.
+
+Every form the macros render carries a *submission key* that this server
+minted: a random nonce, the time, and an HMAC over both and the action's
+name, so that it is unguessable, verifiable and tied to one action. The
+script's ``FlaskActions.call`` sends a key of its own per call in the
+``Idempotency-Key`` header (as any API client may), reused for that call's
+retries.
+
+Request time, in the order of the walk (:mod:`~flask_actions.dispatch`):
+
+1. :func:`read_key` (while recognising): the key of the request, checked and
+   *scoped*: what the store sees is a digest of the key, the action, and the
+   session's CSRF secret (and the CSRF token the form carries, which a page
+   served from the page cache renders per visitor), so that one user's keys
+   can never collide with or reveal another's. A forged key, or one made for
+   another action, is refused (400); a key older than the TTL is refused as
+   expired (whether it was sent cannot be known any more); both as soft
+   rejections that give a page of this site its form back, typed values kept.
+2. :func:`claim` (before the action runs): the first request with a key
+   claims it atomically and runs. A duplicate with the same payload waits for
+   the first one's outcome (at most ``ACTIONS_IDEMPOTENCY_WAIT`` seconds) and
+   answers with it; with another payload it is refused (422).
+3. :func:`settle` (after it ran): a success is kept as the key's outcome; a
+   failure releases the key (so the corrected form runs), unless the action
+   called :func:`~flask_actions.keep_changes`, which says that the failure
+   changed something: then the failure is the outcome.
+
+Where keys live and what an outage does: :mod:`~flask_actions.claims` and
+``docs/idempotency.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import struct
+import threading
+import time
+import typing as t
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask
+from flask import g
+from flask import session
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import BadRequest
+
+from . import claims
+from . import codec
+from . import wire
+from .crypto import b64decode
+from .crypto import b64encode
+from .exceptions import ActionRejected
+from .exceptions import MalformedRequest
+from .keys import secrets_of
+from .results import ActionResult
+
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from .action import Action
+    from .results import Effects
+    from .wire import Submission
+
+logger = logging.getLogger("flask_actions")
+
+#: Config defaults (``init_app`` sets them; ``docs/configuration.md``).
+DEFAULTS: dict[str, t.Any] = {
+    "ACTIONS_IDEMPOTENCY": True,
+    "ACTIONS_IDEMPOTENCY_TTL": 24 * 3600,
+    "ACTIONS_IDEMPOTENCY_LEASE": 120,
+    "ACTIONS_IDEMPOTENCY_WAIT": 10,
+    "ACTIONS_IDEMPOTENCY_ON_OUTAGE": "open",
+    "ACTIONS_IDEMPOTENCY_REDIS_URL": None,
+    "ACTIONS_IDEMPOTENCY_PATH": None,
+    "ACTIONS_IDEMPOTENCY_MAX_ENTRIES": 100_000,
+    "ACTIONS_IDEMPOTENCY_TIMEOUT": 0.5,
+    "ACTIONS_IDEMPOTENCY_RETRY_INTERVAL": 5,
+}
+#: The request header of a key chosen by the client (the script's calls, API
+#: clients), as the IETF draft "The Idempotency-Key HTTP Header Field" names it.
+KEY_HEADER = "Idempotency-Key"
+#: The SQLite file in the instance folder, unless ``ACTIONS_IDEMPOTENCY_PATH``.
+DEFAULT_FILE = "flask-actions-submissions.sqlite3"
+
+_MINT = struct.Struct(">I12s")  # issued at (unix seconds), nonce
+_MAC_SIZE = 12
+_MAX_COUNTER_DIGITS = 9
+_MAX_CLIENT_KEY = 255
+_G_MINTER = "_flask_actions_minter"
+_EXTENSION_KEY = "actions.idempotency"
+_SCOPE_KEY = "_flask_actions_scope"
+
+
+class BadSubmissionKey(ActionRejected, BadRequest):
+    """The form's submission key was not made by this server for this action
+    (changed by hand, or copied from another form)."""
+
+    reason = "bad_submission_key"
+
+
+class SubmissionKeyExpired(BadSubmissionKey):
+    """An authentic submission key older than ``ACTIONS_IDEMPOTENCY_TTL``:
+    whether its form was already sent can no longer be known."""
+
+    reason = "submission_key_expired"
+
+
+class _State:
+    """Per app: the keys that sign submission keys, the store, its outages."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: tuple[t.Any, ...] | None = None
+        self._macs: list[t.Any] = []
+        self._store: claims.Store | None = None
+        self._down_until: float | None = None
+
+    def macs(self, app: Flask) -> list[t.Any]:
+        """One HMAC per secret, the sealing one first (copied to use)."""
+        secrets = secrets_of(app)
+        if secrets != self._secrets:
+            macs = []
+            for secret in secrets:
+                raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+                derived = HKDF(
+                    algorithm=hashes.SHA256(),
+                    length=32,
+                    salt=b"flask-actions",
+                    info=b"flask-actions/submission-key",
+                ).derive(raw)
+                macs.append(hmac.new(derived, digestmod=hashlib.sha256))
+            self._secrets, self._macs = secrets, macs
+        return self._macs
+
+    def store(self, app: Flask) -> claims.Store:
+        store = self._store
+        if store is None:
+            with self._lock:
+                store = self._store = self._store or _make_store(app)
+        return store
+
+    # -- outages --------------------------------------------------------------
+
+    def available(self) -> bool:
+        down = self._down_until
+        return down is None or time.monotonic() >= down
+
+    def failed(self, app: Flask, error: Exception) -> None:
+        """Leave the store alone for a while; warn once per outage."""
+        first = self._down_until is None
+        retry = float(app.config["ACTIONS_IDEMPOTENCY_RETRY_INTERVAL"])
+        self._down_until = time.monotonic() + retry
+        if first:
+            policy = app.config["ACTIONS_IDEMPOTENCY_ON_OUTAGE"]
+            logger.warning(
+                "The store of submission keys is unavailable (%s). %s Trying it"
+                " again every %g s.",
+                error,
+                "Actions run without protection against double submission"
+                " (ACTIONS_IDEMPOTENCY_ON_OUTAGE = 'open')."
+                if policy != "closed"
+                else "Submissions are refused with 503"
+                " (ACTIONS_IDEMPOTENCY_ON_OUTAGE = 'closed').",
+                retry,
+            )
+
+    def answered(self) -> None:
+        if self._down_until is not None:
+            self._down_until = None
+            logger.warning("The store of submission keys answers again.")
+
+
+def _state(app: Flask) -> _State:
+    state = app.extensions.get(_EXTENSION_KEY)
+    if state is None:
+        state = app.extensions.setdefault(_EXTENSION_KEY, _State())
+    return t.cast(_State, state)
+
+
+def _make_store(app: Flask) -> claims.Store:
+    config = app.config
+    url = config["ACTIONS_IDEMPOTENCY_REDIS_URL"] or config.get(
+        "ACTIONS_CACHE_REDIS_URL"
+    )
+    timeout = float(config["ACTIONS_IDEMPOTENCY_TIMEOUT"])
+    if url:
+        prefix = str(config.get("ACTIONS_CACHE_KEY_PREFIX") or "flask_actions:")
+        return claims.RedisStore(url, prefix + "submission:", timeout)
+    path = config["ACTIONS_IDEMPOTENCY_PATH"] or os.path.join(
+        app.instance_path, DEFAULT_FILE
+    )
+    return claims.SQLiteStore(
+        path, int(config["ACTIONS_IDEMPOTENCY_MAX_ENTRIES"]), max(timeout, 5.0)
+    )
+
+
+def enabled(app: Flask, action: Action[t.Any, t.Any]) -> bool:
+    """Whether submissions of ``action`` carry keys (the global switch and
+    the action's ``idempotent=``)."""
+    return bool(app.config["ACTIONS_IDEMPOTENCY"]) and getattr(
+        action, "idempotent", True
+    )
+
+
+# --- minting -----------------------------------------------------------------
+
+
+class _Minter:
+    """The keys of one rendered page: one nonce and one MAC per action, and a
+    counter that tells the page's forms apart (the MAC does not need to cover
+    it: whoever changes it only makes another key of the same page)."""
+
+    __slots__ = ("app", "issued", "prefixes", "counter")
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.issued = _MINT.pack(int(time.time()), os.urandom(12))
+        if not wire.csrf_enabled(app.config) and _SCOPE_KEY not in session:
+            # No CSRF secret to scope keys by: one of their own. (With CSRF
+            # on, a page cache renders forms without touching the session.)
+            session[_SCOPE_KEY] = secrets.token_urlsafe(16)
+        self.prefixes: dict[str, str] = {}
+        self.counter = 0
+
+
+def mint(app: Flask, action: Action[t.Any, t.Any]) -> str | None:
+    """A new submission key for a form or button of ``action`` on the page
+    being rendered, or ``None`` when its submissions carry none."""
+    if not enabled(app, action):
+        return None
+    minter: _Minter | None = g.get(_G_MINTER)
+    if minter is None or minter.app is not app:
+        minter = _Minter(app)
+        setattr(g, _G_MINTER, minter)
+    prefix = minter.prefixes.get(action.name)
+    if prefix is None:
+        mac = _mac(_state(app).macs(app)[0], minter.issued, action.name)
+        prefix = minter.prefixes[action.name] = b64encode(minter.issued + mac)
+    minter.counter += 1
+    return f"{prefix}.{minter.counter}"
+
+
+def _mac(base: t.Any, issued: bytes, name: str) -> bytes:
+    mac = base.copy()
+    mac.update(issued + name.encode())
+    return t.cast(bytes, mac.digest()[:_MAC_SIZE])
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
+    """The scoped key of the request (what the store is asked about), or
+    ``None`` when it carries none that counts.
+
+    :raises BadSubmissionKey: a form's key that this server did not mint for
+        this action.
+    :raises SubmissionKeyExpired: an authentic key older than the TTL.
+    :raises MalformedRequest: an ``Idempotency-Key`` header that is not a
+        short printable string.
+    """
+    if not enabled(app, action):
+        return None
+    req = wire.current_request()
+    config = app.config
+    csrf_field = wire.csrf_field_name(config)
+    scope = _scope(csrf_field)
+    if req.mimetype in wire.FORM_MIMETYPES:
+        form = wire.read_form()
+        button = form.get(wire.BUTTON_FIELD)
+        if button is not None:
+            # A button's own key; the form's field belongs to the form's action.
+            parts = button.split(wire.BUTTON_TOKEN_SEPARATOR)
+            key = parts[3].strip() if len(parts) > 3 else None
+            render = wire.button_csrf_token(form) or form.get(csrf_field, "")
+        else:
+            key = form.get(wire.KEY_FIELD)
+            render = form.get(csrf_field, "")
+        if key:
+            _verify(app, action, key)
+            return _digest(b"s", scope, action.name, key, render)
+    header = req.headers.get(KEY_HEADER)
+    if header is None:
+        return None
+    key = header.strip().strip('"')
+    if (
+        not key
+        or len(key) > _MAX_CLIENT_KEY
+        or not key.isprintable()
+        or not key.isascii()
+    ):
+        raise MalformedRequest(
+            f"The {KEY_HEADER} header must be 1 to {_MAX_CLIENT_KEY} printable ASCII"
+            " characters. Send a new random key with each new request."
+        )
+    if not scope:
+        # Without a session secret, keys chosen by clients could collide.
+        return None
+    return _digest(b"c", scope, action.name, key, "")
+
+
+def _scope(csrf_field: str) -> bytes:
+    """What keys are scoped by: the session's CSRF secret (Flask-WTF keeps
+    it in the session under the field's name), else the session's own scope
+    that a page rendered with CSRF off gave it."""
+    secret = session.get(csrf_field) or session.get(_SCOPE_KEY)
+    return secret.encode() if isinstance(secret, str) else b""
+
+
+def _digest(kind: bytes, scope: bytes, name: str, key: str, render: str) -> bytes:
+    parts = (kind, scope, name.encode(), key.encode(), render.encode())
+    return hashlib.sha256(b"\0".join(parts)).digest()[:24]
+
+
+def _verify(app: Flask, action: Action[t.Any, t.Any], key: str) -> None:
+    prefix, _, counter = key.partition(".")
+    try:
+        raw = b64decode(prefix)
+    except (ValueError, UnicodeEncodeError):
+        raw = b""
+    valid = (
+        len(raw) == _MINT.size + _MAC_SIZE
+        and counter.isdigit()
+        and len(counter) <= _MAX_COUNTER_DIGITS
+        and counter.isascii()
+    )
+    if valid:
+        issued, mac = raw[: _MINT.size], raw[_MINT.size :]
+        valid = any(
+            hmac.compare_digest(_mac(base, issued, action.name), mac)
+            for base in _state(app).macs(app)
+        )
+    if not valid:
+        logger.warning(
+            "Refused a submission of %s whose key this server did not make for"
+            " it (changed, or copied from another form).",
+            action.name,
+        )
+        raise BadSubmissionKey(
+            "This form's hidden data was changed or belongs to another form, so"
+            " nothing was sent. Check the form and send it again."
+        )
+    (at, _nonce) = _MINT.unpack(raw[: _MINT.size])
+    if time.time() - at > float(app.config["ACTIONS_IDEMPOTENCY_TTL"]):
+        raise SubmissionKeyExpired(
+            "This page is too old to tell whether this form was already sent, so"
+            " nothing was sent. Check the page, then send the form again."
+        )
+
+
+# --- claiming and settling ---------------------------------------------------
+
+
+class Ticket(t.NamedTuple):
+    """A claim this request holds, to settle once the action ran."""
+
+    key: bytes
+    owner: bytes
+    fingerprint: bytes
+
+
+def claim(
+    app: Flask, action: Action[t.Any, t.Any], submission: Submission
+) -> Ticket | ActionResult | None:
+    """Claim the submission's key before its action runs.
+
+    :returns: a :class:`Ticket` (run, then :func:`settle`), ``None`` (run;
+        no key, or the store is down and the policy is ``open``), or the
+        result to answer with instead of running: the first request's
+        outcome, or a refusal (another payload, still running, the store
+        down with the policy ``closed``).
+    """
+    key = submission.key
+    if key is None:
+        return None
+    state = _state(app)
+    if not state.available():
+        return _store_down(app, action, submission)
+    fingerprint = _fingerprint(action, submission)
+    owner = os.urandom(16)
+    config = app.config
+    lease = float(config["ACTIONS_IDEMPOTENCY_LEASE"])
+    deadline = time.monotonic() + float(config["ACTIONS_IDEMPOTENCY_WAIT"])
+    pause = 0.01
+    try:
+        store = state.store(app)
+        record = store.claim(key, fingerprint, owner, lease)
+        while record is not None:
+            if not hmac.compare_digest(record.fingerprint, fingerprint):
+                return _failure(
+                    action,
+                    submission,
+                    422,
+                    "This form was already sent, with other values. To send"
+                    " another, reload the page and send it again.",
+                )
+            if record.outcome is not None:
+                return _replay(action, submission, record.outcome)
+            if time.monotonic() >= deadline:
+                return _failure(
+                    action,
+                    submission,
+                    409,
+                    "This form is still being sent. Wait a moment, then reload"
+                    " the page to see whether it went through.",
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            record = store.lookup(key)
+            if record is None:  # released (it failed) or its lease ran out
+                record = store.claim(key, fingerprint, owner, lease)
+    except claims.StoreUnavailable as e:
+        state.failed(app, e)
+        return _store_down(app, action, submission)
+    state.answered()
+    return Ticket(key, owner, fingerprint)
+
+
+def settle(
+    app: Flask,
+    ticket: Ticket,
+    result: ActionResult,
+    effects: Effects,
+    passthrough: Response | None,
+) -> None:
+    """Keep the outcome of a claimed submission, or release its key."""
+    state = _state(app)
+    try:
+        store = state.store(app)
+        if result.ok or effects.keep:
+            ttl = float(app.config["ACTIONS_IDEMPOTENCY_TTL"])
+            outcome = _outcome(result, passthrough is not None)
+            store.finish(ticket.key, ticket.owner, ticket.fingerprint, outcome, ttl)
+        else:
+            store.release(ticket.key, ticket.owner)
+    except claims.StoreUnavailable as e:
+        state.failed(app, e)
+
+
+def _store_down(
+    app: Flask, action: Action[t.Any, t.Any], submission: Submission
+) -> ActionResult | None:
+    if app.config["ACTIONS_IDEMPOTENCY_ON_OUTAGE"] != "closed":
+        return None
+    return _failure(
+        action,
+        submission,
+        503,
+        "This site cannot make sure that this form is sent only once right now,"
+        " so it was not sent. Try again in a minute.",
+    )
+
+
+def _failure(
+    action: Action[t.Any, t.Any], submission: Submission, status: int, message: str
+) -> ActionResult:
+    return ActionResult(
+        ok=False,
+        status=status,
+        message=message,
+        action=action.name,
+        args=submission.args,
+        values=submission.values,
+    )
+
+
+def _fingerprint(action: Action[t.Any, t.Any], submission: Submission) -> bytes:
+    """A digest of what the submission asks for: its action, bound
+    arguments and payload (files by their content)."""
+    body = json.dumps(
+        [action.name, submission.payload],
+        sort_keys=True,
+        default=_file_digest,
+        separators=(",", ":"),
+    )
+    digest = hashlib.sha256(body.encode("utf-8", "surrogatepass"))
+    digest.update(codec.dumps(list(submission.args)))
+    return digest.digest()
+
+
+def _file_digest(value: t.Any) -> t.Any:
+    if not isinstance(value, FileStorage):
+        return repr(value)
+    digest = hashlib.sha256()
+    stream = value.stream
+    position = stream.tell()
+    for chunk in iter(lambda: stream.read(65536), b""):
+        digest.update(chunk)
+    stream.seek(position)
+    return [value.filename, digest.hexdigest()]
+
+
+_ALREADY_DONE = "This was already done."
+
+
+def _outcome(result: ActionResult, own_response: bool) -> bytes:
+    """The result, as a duplicate will get it (at most MAX_OUTCOME bytes)."""
+    fields: dict[str, t.Any] = {
+        "ok": result.ok,
+        "status": result.status,
+        "message": result.message,
+        "redirect": result.redirect,
+        "paths": result.revalidated_paths,
+        "tags": result.revalidated_tags,
+        "reference": result.reference,
+        "ran": result.ran,
+        "errors": codec.to_json(result.errors),
+    }
+    if own_response:  # a file or a page of its own: not kept
+        fields.update(ok=True, status=200, message=result.message or _ALREADY_DONE)
+        return codec.dumps({**fields, "data": None})
+    try:
+        raw = codec.dumps({**fields, "data": result.data})
+    except codec.CodecError:
+        raw = codec.dumps({**fields, "data": codec.to_json(result.data)})
+    if len(raw) > claims.MAX_OUTCOME:
+        small = {**fields, "errors": {}, "data": None}
+        small["message"] = result.message or _ALREADY_DONE
+        raw = codec.dumps(small)
+    return raw
+
+
+def _replay(
+    action: Action[t.Any, t.Any], submission: Submission, outcome: bytes
+) -> ActionResult:
+    fields = codec.loads(outcome)
+    logger.info(
+        "A duplicate submission of %s got the first one's outcome.", action.name
+    )
+    return ActionResult(
+        ok=bool(fields["ok"]),
+        status=int(fields["status"]),
+        data=fields["data"],
+        errors=dict(fields["errors"]),
+        message=fields["message"],
+        redirect=fields["redirect"],
+        revalidated_paths=list(fields["paths"]),
+        revalidated_tags=list(fields["tags"]),
+        reference=fields["reference"],
+        ran=bool(fields["ran"]),
+        action=action.name,
+        args=submission.args,
+        values=submission.values,
+    )
