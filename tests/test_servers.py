@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 import urllib.request
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -14,6 +15,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
 
     from playwright.sync_api import Page
+    from servers import Gunicorn
     from servers import LiveServer
     from servers import RedisServer
 
@@ -123,3 +125,23 @@ def test_redis_server_is_running_and_empty_for_each_test(
     # Earlier tests leave keys behind or stop the server; this one sees neither.
     with redis.Redis.from_url(redis_server.url) as client:
         assert client.dbsize() == 0
+
+
+def test_gunicorn_serves_until_closed_each_server_in_a_directory_of_its_own(
+    gunicorn: Callable[..., Gunicorn], tmp_path: Path
+) -> None:
+    env = {"HARDENING_DATABASE": str(tmp_path / "data.sqlite3")}
+    one = gunicorn("apps.hardening_app:create_app()", env, workers=1, threads=1)
+    two = gunicorn("apps.hardening_app:create_app()", env, workers=1, threads=1)
+    assert one.url == f"http://127.0.0.1:{one.port}" and one.port != two.port
+    assert one.log.parent.parent == two.log.parent.parent == tmp_path
+    assert one.log.parent != two.log.parent
+    assert len(one.workers()) == 1
+
+    one.close()
+    one.close()  # again: nothing
+    assert one.process.poll() is not None
+    with pytest.raises(OSError):
+        urllib.request.urlopen(one.url + "/", timeout=10)
+    with urllib.request.urlopen(two.url + "/", timeout=10) as response:
+        assert response.status == 200  # the other one still serves
