@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import typing as t
 
+from markupsafe import escape
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import Forbidden
 from werkzeug.exceptions import HTTPException
@@ -25,6 +26,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import codec
+from . import messages
 from .negotiation import response_mode
 from .results import ActionResult
 
@@ -75,9 +77,20 @@ class ActionRejected(HTTPException):
         if not _wants_json(environ):
             return super().get_body(environ, scope)
         result = ActionResult(
-            ok=False, status=self.code or 400, message=self.description
+            ok=False, status=self.code or 400, message=self.get_message()
         )
         return codec.json_text(result.to_json(reason=self.reason, **self.json_extra()))
+
+    def get_message(self) -> str:
+        """The description, in the user's language (:mod:`.messages`)."""
+        return messages.translated(str(self.description or ""))
+
+    def get_description(
+        self,
+        environ: WSGIEnvironment | None = None,
+        scope: dict[str, t.Any] | None = None,
+    ) -> str:
+        return f"<p>{escape(self.get_message())}</p>"
 
     def json_extra(self) -> dict[str, t.Any]:
         """More of the JSON body, for a reason that carries data: keyword

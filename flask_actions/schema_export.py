@@ -23,15 +23,12 @@ from marshmallow import fields as ma
 from marshmallow import missing
 from marshmallow import RAISE
 from marshmallow import Schema
-from marshmallow import validate
 
+from . import constraints
 from .uploads import File
 
 if t.TYPE_CHECKING:
     from .action import Action
-
-#: ``validate.And`` is missing from older marshmallow 3 releases.
-_AND: t.Any = getattr(validate, "And", ())
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -98,8 +95,7 @@ def field_schema(
 ) -> JSONSchema:
     """The JSON Schema of the value one marshmallow field loads."""
     out = _base_schema(field, _seen)
-    for validator in field.validators:
-        _apply_validator(out, validator)
+    _apply_constraints(out, field)
     metadata = field.metadata
     for key in ("title", "description", "examples", "deprecated"):
         if key in metadata:
@@ -158,52 +154,48 @@ def _base_schema(field: ma.Field[t.Any], seen: tuple[type[Schema], ...]) -> JSON
     return {}
 
 
-def _apply_validator(out: JSONSchema, validator: t.Any) -> None:
+def _apply_constraints(out: JSONSchema, field: ma.Field[t.Any]) -> None:
+    """What ``field``'s validators allow, read by :mod:`.constraints` (the
+    same reading gives the HTML form its constraints)."""
+    found = constraints.of(field)
     kind = out.get("type")
-    if isinstance(validator, validate.Length):
-        names = {
-            "string": ("minLength", "maxLength"),
-            "array": ("minItems", "maxItems"),
-            "object": ("minProperties", "maxProperties"),
-        }.get(kind if isinstance(kind, str) else "")
-        if names is None:
-            return
-        low = validator.equal if validator.equal is not None else validator.min
-        high = validator.equal if validator.equal is not None else validator.max
-        if low is not None:
-            out[names[0]] = low
-        if high is not None:
-            out[names[1]] = high
-    elif isinstance(validator, validate.Range):
-        if validator.min is not None:
-            key = "minimum" if validator.min_inclusive else "exclusiveMinimum"
-            out[key] = _json_value(validator.min)
-        if validator.max is not None:
-            key = "maximum" if validator.max_inclusive else "exclusiveMaximum"
-            out[key] = _json_value(validator.max)
-    elif isinstance(validator, validate.ContainsOnly):  # a OneOf for each item
-        if kind == "array":
-            choices = [_json_value(c) for c in validator.choices]
-            out["items"] = {**out.get("items", {}), "enum": choices}
-    elif isinstance(validator, validate.ContainsNoneOf):  # a NoneOf for each item
-        if kind == "array":
-            banned = {"enum": [_json_value(c) for c in validator.iterable]}
-            out["items"] = {**out.get("items", {}), "not": banned}
-    elif isinstance(validator, validate.OneOf):
-        out["enum"] = [_json_value(c) for c in validator.choices]
-    elif isinstance(validator, validate.NoneOf):
-        out["not"] = {"enum": [_json_value(c) for c in validator.iterable]}
-    elif isinstance(validator, validate.Equal):
-        out["const"] = _json_value(validator.comparable)
-    elif isinstance(validator, validate.Regexp):
-        out["pattern"] = validator.regex.pattern
-    elif isinstance(validator, validate.Email):
-        out["format"] = "email"
-    elif isinstance(validator, validate.URL):
-        out["format"] = "uri"
-    elif isinstance(validator, _AND):
-        for inner in validator.validators:
-            _apply_validator(out, inner)
+    names = {
+        "string": ("minLength", "maxLength"),
+        "array": ("minItems", "maxItems"),
+        "object": ("minProperties", "maxProperties"),
+    }.get(kind if isinstance(kind, str) else "")
+    if names is not None:
+        if found.min_length is not None:
+            out[names[0]] = found.min_length
+        if found.max_length is not None:
+            out[names[1]] = found.max_length
+    for key, bound in (
+        ("minimum", found.minimum),
+        ("exclusiveMinimum", found.exclusive_minimum),
+        ("maximum", found.maximum),
+        ("exclusiveMaximum", found.exclusive_maximum),
+    ):
+        if bound is not None:
+            out[key] = _json_value(bound)
+    if kind == "array" and found.item_choices is not None:
+        choices = [_json_value(c) for c in found.item_choices]
+        out["items"] = {**out.get("items", {}), "enum": choices}
+    if kind == "array" and found.item_excluded is not None:
+        banned = {"enum": [_json_value(c) for c in found.item_excluded]}
+        out["items"] = {**out.get("items", {}), "not": banned}
+    if found.choices is not None:
+        out["enum"] = [_json_value(c) for c in found.choices]
+    if found.excluded is not None:
+        out["not"] = {"enum": [_json_value(c) for c in found.excluded]}
+    if found.equal is not None:
+        out["const"] = _json_value(found.equal[0])
+    patterns = found.patterns
+    if patterns and len(patterns) == 1:
+        out["pattern"] = constraints.search_pattern(patterns[0])
+    elif patterns:
+        out["allOf"] = [{"pattern": constraints.search_pattern(p)} for p in patterns]
+    if found.format is not None:
+        out["format"] = found.format
 
 
 def _allow_null(out: JSONSchema) -> None:

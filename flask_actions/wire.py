@@ -52,8 +52,12 @@ CONFIRM_FIELD = "_confirm"
 #: asked without JavaScript.
 CONFIRMED_FIELD = "_confirmed"
 #: Form fields that are the extension's, never the schema's.
+#: The field of a form's submission key (``docs/idempotency.md``); an
+#: ``fa.button`` outside an ``fa.form`` carries its own in its value
+#: (``"REF~TOKEN~FLAG~KEY"``).
+KEY_FIELD = "_submission"
 RESERVED_FIELDS = frozenset(
-    {ACTION_FIELD, BUTTON_FIELD, CONFIRM_FIELD, CONFIRMED_FIELD}
+    {ACTION_FIELD, BUTTON_FIELD, CONFIRM_FIELD, CONFIRMED_FIELD, KEY_FIELD}
 )
 
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -101,6 +105,8 @@ class Submission:
     #: The question to ask before running the action (``confirm=``), if the
     #: user has not confirmed yet.
     confirmation: str | None = None
+    #: The submission key, scoped, as the store knows it (``None``: no key).
+    key: bytes | None = None
 
     def page(self) -> tuple[Rule, dict[str, t.Any]] | None:
         """The GET route of the page the form was posted to (matched only when
@@ -255,7 +261,7 @@ _NOT_TEXT: tuple[type[ma_fields.Field[t.Any]], ...] = (
 )
 
 
-def _empty_is_missing(field: ma_fields.Field[t.Any]) -> bool:
+def empty_means_missing(field: ma_fields.Field[t.Any]) -> bool:
     # Pluck loads the one field it names, of any type: left as it is.
     return isinstance(field, _NOT_TEXT) and not isinstance(field, ma_fields.Pluck)
 
@@ -276,6 +282,24 @@ class _FormShape:
     #: Names of nested schemas (``Nested``, one object), whose dotted fields
     #: follow that schema's shape.
     nested: t.Mapping[str, ma_fields.Nested]
+    #: Names of lists whose items are sent with their index (``items.0.name``,
+    #: ``tags.0``): a ``List``, or ``Nested(many=True)``, by name.
+    indexed: t.Mapping[str, ma_fields.Field[t.Any]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    def item_shape(self, name: str) -> _FormShape | None:
+        """The shape of each item of the indexed list ``name``, if its items
+        are objects of a schema."""
+        field = self.indexed[name]
+        if isinstance(field, ma_fields.List):
+            field = field.inner
+        if not isinstance(field, ma_fields.Nested) or isinstance(
+            field, ma_fields.Pluck
+        ):
+            return None
+        schema = field.schema
+        return _form_shape(schema) if isinstance(schema, Schema) else None
 
     def of(self, name: str) -> _FormShape | None:
         """The shape of the nested schema at ``name``, if any."""
@@ -298,15 +322,22 @@ def _form_shape(schema: Schema) -> _FormShape:
     empty_is_missing: set[str] = set()
     empty_items: set[str] = set()
     nested: dict[str, ma_fields.Nested] = {}
+    indexed: dict[str, ma_fields.Field[t.Any]] = {}
     for attr, field in schema.load_fields.items():
         name = field.data_key or attr
         known.add(name)
+        if isinstance(field, ma_fields.List) or (
+            isinstance(field, ma_fields.Nested)
+            and not isinstance(field, ma_fields.Pluck)
+            and field.many
+        ):
+            indexed[name] = field
         if _is_multiple(field):
             multiple.add(name)
             item = field.inner if isinstance(field, ma_fields.List) else field
-            if not isinstance(field, ma_fields.Tuple) and _empty_is_missing(item):
+            if not isinstance(field, ma_fields.Tuple) and empty_means_missing(item):
                 empty_items.add(name)
-        elif _empty_is_missing(field):
+        elif empty_means_missing(field):
             empty_is_missing.add(name)
         if (
             isinstance(field, ma_fields.Nested)
@@ -320,6 +351,7 @@ def _form_shape(schema: Schema) -> _FormShape:
         frozenset(empty_is_missing),
         frozenset(empty_items),
         nested,
+        indexed,
     )
 
 
@@ -333,7 +365,7 @@ def _sensitive_names(schema: Schema) -> frozenset[str]:
     return frozenset(name for name, sensitive in marked.items() if sensitive)
 
 
-def _is_sensitive(name: str, schema: Schema | None) -> bool:
+def is_sensitive(name: str, schema: Schema | None) -> bool:
     if "password" in name.lower():
         return True
     return schema is not None and name in _sensitive_names(schema)
@@ -422,9 +454,62 @@ def _form_payload(
         if files:
             flat[key] = files if key in multiple else files[-1]
     submitted = _nest(flat, shape.known)
+    payload = submitted
     if empty and schema is not None:
-        return _without_empty(submitted, shape), submitted
-    return submitted, submitted
+        payload = _without_empty(submitted, shape)
+    if shape.indexed or shape.nested:
+        payload = _as_lists(payload, shape)
+    return payload, submitted
+
+
+def _blank(value: t.Any) -> bool:
+    """Whether every value typed in ``value`` (a row: a dict of inputs) is
+    empty."""
+    if type(value) is dict:
+        return all(_blank(v) for v in value.values())
+    return value == ""
+
+
+#: The longest index of an indexed name (``items.123456.name``).
+_MAX_INDEX_DIGITS = 6
+
+
+def _as_lists(data: dict[str, t.Any], shape: _FormShape) -> dict[str, t.Any]:
+    """``data`` with the indexed names of ``shape``'s lists as lists:
+    ``{"items": {"0": {...}, "1": {...}}}`` becomes ``{"items": [{...}, {...}]}``,
+    in the order of the indexes (gaps closed), each item's empty values
+    handled by its own schema, a row whose inputs are all empty left out. Anything else under such a name is left for
+    the schema to refuse."""
+    out = data
+    for key, value in data.items():
+        if type(value) is not dict:
+            continue
+        new: t.Any
+        if key in shape.indexed:
+            if not value or not all(
+                len(k) <= _MAX_INDEX_DIGITS and k.isascii() and k.isdigit()
+                for k in value
+            ):
+                continue
+            new = [value[k] for k in sorted(value, key=int)]
+            inner = shape.item_shape(key)
+            if inner is not None:
+                # A row of the form left blank is no item.
+                new = [
+                    _as_lists(_without_empty(item, inner), inner)
+                    if type(item) is dict
+                    else item
+                    for item in new
+                    if not _blank(item)
+                ]
+        elif (nested := shape.of(key)) is not None:
+            new = _as_lists(value, nested)
+        else:
+            continue
+        if out is data:
+            out = dict(data)
+        out[key] = new
+    return out
 
 
 def _depth(value: t.Any, limit: int) -> bool:
@@ -532,7 +617,7 @@ def read_payload(
     values = {
         k: v
         for k, v in submitted.items()
-        if not _is_sensitive(k, schema)
+        if not is_sensitive(k, schema)
         and not isinstance(v, FileStorage)
         and not (isinstance(v, list) and v and isinstance(v[0], FileStorage))
     }

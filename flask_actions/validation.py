@@ -1,0 +1,159 @@
+"""Validate-only requests: the schema's verdict on a form, the action not run.
+
+A form rendered with ``fa.form(..., live=True)`` asks the browser script
+(``flask-actions-live.js``) to check its fields while the user types. The
+script posts the form as it is, with ``X-Flask-Actions: validate``. The
+request walks the same way as a submission up to the action's endpoint
+(size, origin, identity, CSRF token, bound arguments; then the app's and the
+action's blueprint's ``before_request`` functions, its guards), and there
+only the action's schema loads the payload:
+
+- ``204 No Content``: the form is valid as it stands;
+- ``422`` with ``{"ok": false, "errors": {...}}``: the errors, as a failed
+  submission would have them.
+
+The action, its ``before_action``/``after_action`` hooks, decorators stacked
+under ``@bp.action`` and the ``action_*`` signals never run for it. A
+field marked ``metadata={"live": False}`` (a check that is costly or has
+side effects) is not loaded at all: it is left out of the schema used here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import typing as t
+
+from flask import current_app
+from flask import Flask
+from marshmallow import fields as ma
+from marshmallow import Schema
+from marshmallow import ValidationError
+from werkzeug.wrappers import Response
+
+from . import codec
+from . import messages
+from .negotiation import MODE_HEADER
+from .wire import current_request
+
+if t.TYPE_CHECKING:
+    from .registry import Entry
+    from .wire import Submission
+
+logger = logging.getLogger("flask_actions")
+
+#: The value of ``X-Flask-Actions`` that asks for validation only.
+VALIDATE = "validate"
+
+
+def requested() -> bool:
+    """Whether the current request asks for validation only."""
+    mode = current_request().headers.get(MODE_HEADER, "")
+    return mode.lower() == VALIDATE
+
+
+def _live_excluded(schema: Schema, depth: int = 0) -> dict[str, t.Any]:
+    """``schema``'s fields marked ``live: False``, by payload name: ``True``
+    for the field itself, a dict of the same kind for a nested schema that
+    has such fields."""
+    out: dict[str, t.Any] = {}
+    for attr, field in schema.load_fields.items():
+        name = field.data_key or attr
+        if field.metadata.get("live") is False:
+            out[name] = True
+        elif isinstance(field, ma.Nested) and not field.many and depth < 16:
+            nested = field.schema
+            inner = (
+                _live_excluded(nested, depth + 1) if isinstance(nested, Schema) else {}
+            )
+            if inner:
+                out[name] = inner
+    return out
+
+
+def _without(payload: dict[str, t.Any], left_out: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``payload`` without the fields of ``left_out``."""
+    out = {}
+    for key, value in payload.items():
+        rule = left_out.get(key)
+        if rule is True:
+            continue
+        if rule and isinstance(value, dict):
+            value = _without(value, rule)
+        out[key] = value
+    return out
+
+
+def _attr_paths(
+    schema: Schema, left_out: dict[str, t.Any], prefix: str = ""
+) -> list[str]:
+    by_name = {f.data_key or a: a for a, f in schema.load_fields.items()}
+    out = []
+    for name, rule in left_out.items():
+        attr = prefix + by_name[name]
+        if rule is True:
+            out.append(attr)
+        else:
+            nested = t.cast(ma.Nested, schema.load_fields[by_name[name]]).schema
+            out.extend(_attr_paths(nested, rule, attr + "."))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def live_schema(schema: Schema) -> tuple[Schema, dict[str, t.Any]]:
+    """The schema a validate-only request loads with: ``schema`` without its
+    fields marked ``live: False`` (nested schemas' too), and those fields
+    (see :func:`_live_excluded`), to leave out of the payload."""
+    left_out = _live_excluded(schema)
+    if not left_out:
+        return schema, left_out
+    copy = type(schema)(
+        only=schema.only,
+        exclude=(*schema.exclude, *_attr_paths(schema, left_out)),
+        many=schema.many,
+        load_only=schema.load_only,
+        dump_only=schema.dump_only,
+        partial=schema.partial,
+        unknown=schema.unknown,
+    )
+    return copy, left_out
+
+
+def answer(entry: Entry, submission: Submission) -> Response:
+    """The answer to a validate-only request that its guards let through."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    schema = entry.action.schema
+    if schema is None:
+        return app.response_class(status=204)
+    schema, left_out = live_schema(messages.translated_schema(schema))
+    payload = _without(submission.payload, left_out) if left_out else submission.payload
+    try:
+        schema.load(payload)
+    except ValidationError as e:
+        errors = e.messages if isinstance(e.messages, dict) else {"_schema": e.messages}
+        return json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
+    except Exception:
+        # A validator that fails on a partial form: the submission will say.
+        logger.exception(
+            "A validator of %s raised an error during a live check (a validator"
+            " should expect any input, e.g. a missing key in @validates_schema).",
+            entry.action.name,
+        )
+        return app.response_class(status=204)
+    return app.response_class(status=204)
+
+
+def json_answer(app: Flask, status: int, body: dict[str, t.Any]) -> Response:
+    response = app.response_class(
+        codec.json_text(body), status=status, mimetype="application/json"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def refused(response: Response) -> Response:
+    """A validate-only request that a guard refused: the guard's status, and
+    no errors (a user who may not submit learns nothing of the fields)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    status = response.status_code if response.status_code >= 400 else 401
+    return json_answer(app, status, {"ok": False, "status": status, "errors": {}})

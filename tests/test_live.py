@@ -1,0 +1,208 @@
+"""Validate-only requests (live checks): the guards and the schema run, the
+action, its hooks and its signals never do (``flask_actions/validation.py``)."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_actions import signals
+from flask_actions.testing import call
+from flask_actions.testing import prepare
+from flask_actions.wire import ACTION_FIELD
+
+sys.path.insert(0, str(Path(__file__).parent / "apps"))
+
+import signup_app  # noqa: E402
+
+VALID = {
+    "username": "grace",
+    "email": "grace@example.com",
+    "password": "12345678",
+    "repeat": "12345678",
+    "age": "36",
+    "plan": "pro",
+    "tags": ["music", "books"],
+    "address.street": "1 Main St",
+    "address.zip": "12345",
+    "pets.0.name": "Rex",
+    "pets.1.name": "",
+    "invite": "",
+    "about": "",
+    "terms": ["0", "1"],
+}
+
+
+@pytest.fixture
+def app() -> Flask:
+    return signup_app.create_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def validate(
+    client: FlaskClient,
+    target: str,
+    data: t.Mapping[str, t.Any],
+    headers: t.Mapping[str, str] | None = None,
+    csrf: bool = True,
+) -> t.Any:
+    """Post ``data`` to ``target`` as the live script does."""
+    ref, token, origin = prepare(client, target, "/")
+    form: dict[str, t.Any] = {**data, ACTION_FIELD: ref}
+    if token and csrf:
+        form["csrf_token"] = token
+    sent = {"Origin": origin, "X-Flask-Actions": "validate", "Accept": "application/json"}
+    return client.post("/", data=form, headers={**sent, **(headers or {})})
+
+
+@pytest.fixture
+def sent_signals(app: Flask) -> t.Iterator[list[str]]:
+    seen: list[str] = []
+    receivers = []
+    for name in ("action_started", "action_succeeded", "action_failed", "redirected"):
+        signal = getattr(signals, name)
+
+        def receiver(sender: t.Any, _name: str = name, **kwargs: t.Any) -> None:
+            seen.append(_name)
+
+        signal.connect(receiver, app)
+        receivers.append((signal, receiver))
+    yield seen
+    for signal, receiver in receivers:
+        signal.disconnect(receiver, app)
+
+
+def test_a_valid_form_is_204_and_nothing_runs(
+    client: FlaskClient, sent_signals: list[str]
+) -> None:
+    response = validate(client, "signup.join", VALID)
+    assert response.status_code == 204
+    assert response.data == b""
+    assert signup_app.CALLS["signup"] == 0
+    assert sent_signals == []
+
+
+def test_an_invalid_form_is_422_with_the_errors_a_submission_shows(
+    client: FlaskClient, sent_signals: list[str]
+) -> None:
+    data = {**VALID, "email": "nope", "address.zip": "1", "pets.0.name": "R"}
+    response = validate(client, "signup.join", data)
+    assert response.status_code == 422
+    assert response.headers["Cache-Control"] == "no-store"
+    errors = {
+        "email": ["Not a valid email address."],
+        "address": {"zip": ["String does not match expected pattern."]},
+        "pets": {"0": {"name": ["Length must be between 2 and 20."]}},
+    }
+    assert response.json == {"ok": False, "status": 422, "errors": errors}
+    submitted = call(client, "signup.join", data)
+    assert submitted.status == 422
+    assert submitted.errors == {**errors, "pets": {0: errors["pets"]["0"]}}
+    assert signup_app.CALLS["signup"] == 0  # the schema refused it
+    assert sent_signals == ["action_failed"]  # the submission's
+
+
+def test_a_schema_validator_with_a_field_name_counts(client: FlaskClient) -> None:
+    response = validate(client, "signup.join", {**VALID, "repeat": "1234567"})
+    assert response.json["errors"] == {"repeat": ["The passwords do not match."]}
+
+
+def test_a_field_marked_live_false_is_never_checked_live(client: FlaskClient) -> None:
+    response = validate(client, "signup.join", {**VALID, "invite": "FREE-BEER"})
+    assert response.status_code == 204
+    assert signup_app.CALLS["invite_checks"] == 0
+    submitted = call(client, "signup.join", {**VALID, "invite": "FREE-BEER"})
+    assert submitted.errors == {"invite": ["This invite code is unknown."]}
+    assert signup_app.CALLS["invite_checks"] == 1
+
+
+def test_before_and_after_action_hooks_do_not_run() -> None:
+    from flask_actions import ActionBlueprint
+    from flask_actions import ActionExtension
+
+    bp = ActionBlueprint("hooked", __name__)
+    ran: list[str] = []
+
+    @bp.before_action
+    def before(action: t.Any, args: t.Any) -> None:
+        ran.append("before")
+
+    @bp.after_action
+    def after(action: t.Any, result: t.Any) -> None:
+        ran.append("after")
+
+    @bp.action(schema={"n": signup_app.fields.Int(required=True)})
+    def count(data: dict[str, int]) -> None:
+        ran.append("action")
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret for the hooks test, 32+ bytes", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    client = app.test_client()
+    assert validate(client, "hooked.count", {"n": "x"}).status_code == 422
+    assert validate(client, "hooked.count", {"n": "1"}).status_code == 204
+    assert ran == []
+    assert call(client, count, {"n": "1"}).ok
+    assert ran == ["before", "action", "after"]
+
+
+def test_a_blueprint_guard_refuses_an_anonymous_user_any_verdict(
+    client: FlaskClient, sent_signals: list[str]
+) -> None:
+    response = validate(client, "admin.rename_site", {"title": "x"})
+    assert response.status_code == 401
+    assert response.json == {"ok": False, "status": 401, "errors": {}}
+    assert sent_signals == []
+    client.get("/login")
+    response = validate(client, "admin.rename_site", {"title": "x"})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"title": ["Length must be between 3 and 40."]}
+    assert validate(client, "admin.rename_site", {"title": "Mine"}).status_code == 204
+    assert signup_app.CALLS["rename"] == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "csrf", "status", "reason"),
+    [
+        ({"Origin": "https://evil.example"}, True, 403, "cross_site"),
+        ({}, False, 403, "csrf"),
+    ],
+)
+def test_a_validate_only_request_is_checked_like_a_submission(
+    client: FlaskClient,
+    headers: dict[str, str],
+    csrf: bool,
+    status: int,
+    reason: str,
+) -> None:
+    response = validate(client, "signup.join", VALID, headers=headers, csrf=csrf)
+    assert response.status_code == status
+    assert response.json["reason"] == reason
+    assert "errors" not in response.json or response.json["errors"] == {}
+
+
+def test_an_action_without_schema_has_nothing_to_check() -> None:
+    from flask_actions import ActionExtension
+
+    actions = ActionExtension()
+    calls: list[int] = []
+
+    @actions.action
+    def ping() -> None:
+        calls.append(1)
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret for the ping test, 32+ bytes", TESTING=True)
+    actions.init_app(app)
+    assert validate(app.test_client(), "ping", {}).status_code == 204
+    assert calls == []
