@@ -12,6 +12,8 @@ from .results import revalidate_path as revalidate_path
 from .results import revalidate_tag as revalidate_tag
 from .results import set_cookie as set_cookie
 from .results import set_message as set_message
+from .streaming import Progress as Progress
+from .streaming import Return as Return
 from .templating import action_ref as action_ref
 from .templating import action_result as action_result
 from .uploads import File as File

@@ -40,6 +40,7 @@ from werkzeug.wrappers import Response
 
 from . import codec
 from . import security
+from . import streaming
 from . import wire
 from ._state import Entry
 from ._state import get_state
@@ -206,6 +207,8 @@ def run_action(**_view_args: t.Any) -> t.Any:
             awaiting_confirmation=True,
         )
         return respond(submission, asking, Effects(), None)
+    if streaming.wants_stream(entry.action.func, submission):
+        return streaming.streamed(submission, lambda: invoke(entry, submission), respond)
     result, effects, passthrough = invoke(entry, submission)
     return respond(submission, result, effects, passthrough)
 
@@ -309,6 +312,8 @@ def invoke(
                 app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
             )
         rv = app.ensure_sync(action.func)(*call_args)
+        if streaming.is_stream(rv):
+            rv = streaming.drain(rv)
         result.ran = _ran(action, ran, refusal=isinstance(rv, Response))
         if not result.ran and not isinstance(rv, Response):
             rv = app.make_response(rv)  # a decorator's answer: a view's return value

@@ -70,7 +70,6 @@
   function load(name) {
     if (!extras.has(name))
       extras.set(name, new Promise((resolve, reject) => {
-        if (!/^[a-z]+$/.test(name)) throw new Error('No such extra: ' + name);
         arrived.set(name, resolve);
         const script = doc.createElement('script');
         script.src = new URL('flask-actions-' + name + '.min.js', coreScript.src).pathname;
@@ -405,7 +404,10 @@
   // to send, the script's own message for a person. `file` is the body of an
   // answer that is not the action's JSON (a download, a page), handed to the
   // browser as it is. Only an abort rejects.
-  async function send(url, body, headers, signal) {
+  // `watch` (a form's submission, or a call's options) hears of progress: a
+  // body with files goes with the progress extra's XMLHttpRequest (fetch
+  // reports no upload progress), a streamed answer is read by that extra.
+  async function send(url, body, headers, signal, watch) {
     const answer = (status, message, more) => ({
       ...more,
       result: { ok: !message, status, data: null, errors: {}, message: message || null, redirect: null },
@@ -413,19 +415,21 @@
     if (!sameOrigin(url)) return answer(0, messages.otherSite);
     let response;
     try {
-      response = await fetch(url, {
+      const request = {
         method: 'POST',
         body,
         signal,
         mode: 'same-origin', // the browser refuses a redirect to another origin too
         credentials: 'same-origin',
-        headers: { Accept: 'application/json', ...headers },
-      });
+        headers: { Accept: 'application/json, text/event-stream', ...headers },
+      };
+      const files = body instanceof FormData && [...body.values()].some((value) => value.size);
+      response = await (files ? (await load('progress')).upload(url, request, watch) : fetch(url, request));
       if (!sameOrigin(response.url)) return answer(0, messages.otherSite);
       const type = response.headers.get('Content-Type') || '';
       const status = response.status;
-      if (/json/.test(type)) {
-        const result = await response.json();
+      if (/json|event-stream/.test(type)) {
+        const result = /json/.test(type) ? await response.json() : await (await load('progress')).read(response, watch);
         if (result.redirect && !webAddress(result.redirect))
           return { response, result: { ...result, ok: false, redirect: null, message: messages.badRedirect } };
         return { response, result };
@@ -460,7 +464,7 @@
   // --- Applying: one step for forms and calls -------------------------------------
   function apply(outcome, form, succeeded, navigate = true) {
     const { response, result, file } = outcome;
-    if (file !== undefined) return load('download').then((extra) => extra.handOver(response, file));
+    if (file !== undefined) return load('progress').then((extra) => extra.handOver(response, file));
     if (result.csrf_token) renewTokens(result.csrf_token);
     // A redirect is followed after a failure too: a sign-in page the action
     // was refused for.
@@ -523,7 +527,7 @@
     for (const control of form.elements) if (CONTROL.test(control.nodeName)) submission.snapshot.set(control, valueOf(control));
     setPending(submission, true);
     if (form.querySelector('template[data-fa-optimistic]')) (await load('optimistic')).show(submission, body);
-    const outcome = await send(url, body, headers);
+    const outcome = await send(url, body, headers, undefined, submission);
     const { response, result } = outcome;
     const leaving = !!result.redirect || (result.ok && outcome.file !== undefined && response.redirected);
     if (!leaving) setPending(submission, false); // else busy until the browser has left
@@ -558,7 +562,10 @@
   });
 
   window.FlaskActions = {
-    call: (ref, data, options) => load('call').then((extra) => extra.call(ref, data, options)),
+    call: (ref, data, options) => load('progress').then((extra) => extra.call(ref, data, options)),
+    async *stream(ref, data, options) {
+      yield* (await load('progress')).stream(ref, data, options);
+    },
     submit: (form, submitter) => submit(form, submitter),
     updatePage: (html) => updatePage(html),
     messages,
@@ -569,4 +576,5 @@
   };
   // Fetched ahead when this page will need them.
   if (doc.querySelector('template[data-fa-optimistic]')) load('optimistic');
+  if (doc.querySelector('[data-fa-stream],[data-fa-progress],input[type=file]')) load('progress');
 })();

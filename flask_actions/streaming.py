@@ -1,0 +1,305 @@
+"""Actions that stream: a generator's pieces reach the page as they happen.
+
+An action may be a generator, plain or ``async``. What it yields is sent to
+the browser while it runs; what it returns is its result, as for any action
+(an ``async`` generator cannot ``return`` a value, so it raises
+:class:`Return`). It may yield:
+
+- a :class:`Progress` (``done``, ``total``, ``message``): how far it is;
+- a ``str``: a piece of text, appended where the form's
+  ``data-fa-stream`` names (an LLM answer, token by token);
+- any other value the codec encodes (a dict, a list, a number): a piece of
+  data, handed to the page's ``fa:chunk`` listeners and the caller's stream.
+
+Who sees the pieces:
+
+- The browser script asks for a stream (``Accept: text/event-stream``): the
+  answer is ``text/event-stream`` (one ``event:``/``data:`` pair per piece, a
+  ``result`` event last, holding the JSON answer any action gives), sent as
+  the action yields, with a comment line as heartbeat in long gaps.
+- Every other caller (a browser without JavaScript, a JSON client, the test
+  helpers): the generator runs to its end in the request and its pieces are
+  dropped; the answer is the usual 303, page or JSON.
+
+While streaming, the generator runs in a thread of its own, in a copy of the
+request's context (``request``, ``session``, ``g`` work as in any action),
+while the request's thread writes what it yields. When the client goes away
+(an abort, a closed tab, a lost connection) the next write fails, the server
+closes the response, and the generator is closed: its ``finally`` blocks run
+(an ``async`` one is cancelled at the ``await`` it waits on).
+
+The headers leave before the action runs: a streaming action's cookies and
+session changes are not sent when it streams (a warning says so in the log);
+without JavaScript they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import inspect
+import logging
+import queue
+import threading
+import typing as t
+
+from flask import current_app
+from flask import request
+from flask import session
+from flask import stream_with_context
+from werkzeug.wrappers import Response
+
+from . import codec
+
+if t.TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+    from collections.abc import Callable
+    from collections.abc import Generator
+    from collections.abc import Iterator
+
+    from .results import ActionResult
+    from .results import Effects
+    from .wire import Submission
+
+logger = logging.getLogger("flask_actions")
+
+#: Seconds without a piece after which a comment line is sent, so that
+#: proxies keep the connection open and a client that left is noticed
+#: (``ACTIONS_STREAM_HEARTBEAT``).
+HEARTBEAT = 15.0
+#: The media type of a streamed answer.
+EVENT_STREAM = "text/event-stream"
+#: Pieces waiting for the client: a generator faster than the connection
+#: waits for it, so memory stays flat however long the stream is.
+_BACKLOG = 64
+#: How often a generator waiting for room checks that the client is still there.
+_POLL = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """How far a streaming action is: ``yield Progress(3, 10, "Reading")``.
+
+    :param done: the work done so far (items, bytes, percent...).
+    :param total: the work in all, when known (else the page shows activity
+        without a measure).
+    :param message: a short text for a person ("Reading rows").
+
+    .. versionadded:: 0.2
+    """
+
+    done: float
+    total: float | None = None
+    message: str | None = None
+
+
+class Return(BaseException):
+    """The result of an ``async`` generator action, which cannot ``return``
+    a value: ``raise Return({"rows": 12})`` ends it as ``return`` ends a plain
+    one. Like :func:`~flask_actions.redirect` it is not caught by
+    ``except Exception``.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, value: t.Any = None) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+class Cancelled(BaseException):
+    """Raised in the generator's thread when the client went away."""
+
+
+def is_streaming(func: t.Callable[..., t.Any]) -> bool:
+    """Whether ``func`` (under its decorators, when they use
+    ``functools.wraps``) is a generator function, plain or ``async``."""
+    inner = inspect.unwrap(func)
+    return inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
+
+
+def wants_stream(func: t.Callable[..., t.Any], submission: Submission) -> bool:
+    """Whether to answer this submission with a stream: a streaming action,
+    called by a client that names ``text/event-stream`` in its ``Accept``
+    (not through ``*/*``, which a JSON client sends)."""
+    if submission.mode == "form" or not is_streaming(func):
+        return False
+    return any(value == EVENT_STREAM and q > 0 for value, q in request.accept_mimetypes)
+
+
+class _Channel:
+    """The pieces of one stream, from the generator's thread to the request's."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[bytes] = queue.Queue(maxsize=_BACKLOG)
+        self.gone = threading.Event()
+        self.task: tuple[asyncio.AbstractEventLoop, asyncio.Task[t.Any]] | None = None
+
+    def put(self, event: bytes) -> None:
+        while not self.gone.is_set():
+            try:
+                self.events.put(event, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+        raise Cancelled
+
+    def cancel(self) -> None:
+        self.gone.set()
+        if self.task is not None:
+            loop, task = self.task
+            with contextlib.suppress(RuntimeError):  # its loop has finished
+                loop.call_soon_threadsafe(task.cancel)
+
+
+_channel: contextvars.ContextVar[_Channel | None] = contextvars.ContextVar(
+    "flask_actions_stream", default=None
+)
+
+
+def event(name: str, data: str) -> bytes:
+    """One server-sent event; ``data`` is JSON text, which has no newline."""
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+def piece(item: t.Any) -> bytes:
+    """The event of one yielded item."""
+    if isinstance(item, str):
+        return event("text", codec.json_text(item))
+    if isinstance(item, Progress):
+        return event("progress", codec.json_text(dataclasses.asdict(item)))
+    return event("data", codec.json_text(codec.to_json(item)))
+
+
+def drain(stream: t.Any) -> t.Any:
+    """Run a generator action to its end and return its result, sending
+    each piece to the stream being answered, if any. Called where the
+    action's function was called, so its exceptions (a ``ValidationError``,
+    an ``ActionError``, a crash, a redirect) are the action's."""
+    channel = _channel.get()
+    if inspect.isasyncgen(stream):
+        return current_app.ensure_sync(_drain_async)(stream, channel)
+    generator = t.cast("Generator[t.Any, None, t.Any]", stream)
+    try:
+        while True:
+            item = next(generator)
+            if channel is not None:
+                channel.put(piece(item))
+    except StopIteration as end:
+        return end.value
+    except Return as end:
+        return end.value
+    finally:
+        generator.close()  # when the client left: the generator's finally runs
+
+
+async def _drain_async(
+    stream: AsyncGenerator[t.Any, None], channel: _Channel | None
+) -> t.Any:
+    if channel is not None:
+        task = asyncio.current_task()
+        assert task is not None
+        channel.task = (asyncio.get_running_loop(), task)
+        if channel.gone.is_set():
+            raise Cancelled
+    try:
+        async for item in stream:
+            if channel is not None:
+                channel.put(piece(item))
+    except Return as end:
+        return end.value
+    finally:
+        await stream.aclose()
+    return None
+
+
+def streamed(
+    submission: Submission,
+    invoke: Callable[[], tuple[ActionResult, Effects, Response | None]],
+    respond: Callable[[Submission, ActionResult, Effects, Response | None], Response],
+) -> Response:
+    """The streamed answer: ``invoke`` (the whole invocation: hooks, the
+    action, its outcome) runs in a thread of its own while this response
+    writes the pieces it yields, then the ``result`` event with the JSON
+    answer ``respond`` builds."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    heartbeat = float(app.config.get("ACTIONS_STREAM_HEARTBEAT", HEARTBEAT))
+    channel = _Channel()
+    finished = threading.Event()
+    last: list[bytes] = []
+
+    def produce() -> None:
+        _channel.set(channel)
+        modified = session.modified
+        try:
+            result, effects, passthrough = invoke()
+            answer = respond(submission, result, effects, passthrough)
+            if answer.mimetype != "application/json":
+                logger.error(
+                    "Action %s returned a response of its own (%s) while streaming;"
+                    " a streaming action returns data.",
+                    result.action,
+                    answer.mimetype,
+                )
+                answer = respond(submission, _broken(result), effects, None)
+            if effects.cookies or (session.modified and not modified):
+                logger.warning(
+                    "Action %s changed cookies or the session while streaming: the"
+                    " headers had left, so the browser did not get them. Change them"
+                    " in an action that does not stream.",
+                    result.action,
+                )
+            last.append(event("result", answer.get_data(as_text=True)))
+        except (Cancelled, asyncio.CancelledError):
+            logger.info("A streaming action stopped: its client went away.")
+        finally:
+            finished.set()
+            with contextlib.suppress(queue.Full):  # else the writer is awake
+                channel.events.put_nowait(b"")
+
+    def body() -> Iterator[bytes]:
+        context = contextvars.copy_context()
+        worker = threading.Thread(
+            target=context.run,
+            args=(produce,),
+            name="flask-actions-stream",
+            daemon=True,
+        )
+        worker.start()
+        try:
+            yield b": stream\n\n"  # the headers leave now
+            while not (finished.is_set() and channel.events.empty()):
+                try:
+                    chunk = channel.events.get(timeout=heartbeat)
+                except queue.Empty:
+                    yield b":\n\n"
+                    continue
+                if chunk:
+                    yield chunk
+            yield from last
+        finally:
+            channel.cancel()
+            worker.join()
+
+    response = app.response_class(stream_with_context(body()), mimetype=EVENT_STREAM)
+    response.headers["Cache-Control"] = "no-store, no-transform"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _broken(result: ActionResult) -> ActionResult:
+    return dataclasses.replace(
+        result,
+        ok=False,
+        status=500,
+        data=None,
+        message="Something went wrong on our side. Please try again.",
+    )
+
+
+def is_stream(value: t.Any) -> bool:
+    """Whether an action's function returned a generator (plain or ``async``)."""
+    return inspect.isgenerator(value) or inspect.isasyncgen(value)

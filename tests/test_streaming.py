@@ -1,0 +1,256 @@
+"""Actions that stream (``flask_actions/streaming.py``, ``docs/streaming.md``):
+what a script that asks for ``text/event-stream`` receives piece by piece,
+what everyone else receives (the usual 303, page or JSON), failures in the
+middle, and a client that goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import typing as t
+
+import pytest
+from flask import Flask
+from marshmallow import fields
+from marshmallow import ValidationError
+
+from flask_actions import ActionBlueprint
+from flask_actions import ActionError
+from flask_actions import ActionExtension
+from flask_actions import Progress
+from flask_actions import Return
+from flask_actions.testing import call
+from flask_actions.testing import prepare
+
+STREAM = {"Accept": "application/json, text/event-stream"}
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+        self.steps: list[int] = []
+
+
+def make(seen: Seen) -> Flask:
+    bp = ActionBlueprint("report", __name__)
+
+    @bp.get("/")
+    def index() -> str:
+        return "page"
+
+    @bp.action(schema={"rows": fields.Int(required=True)})
+    def build(data: dict[str, int]) -> t.Iterator[t.Any]:
+        try:
+            rows = data["rows"]
+            for row in range(rows):
+                seen.steps.append(row)
+                yield Progress(row + 1, rows, "Reading rows")
+                yield f"row {row}\n"
+            yield {"rows": rows}
+            if rows == 3:
+                raise ValidationError({"rows": ["Three is not allowed."]})
+            if rows == 4:
+                raise ActionError("Four is too many.", status=409)
+            if rows == 5:
+                raise RuntimeError("a bug after some chunks")
+            return {"built": rows}
+        finally:
+            seen.closed.set()
+
+    @bp.action
+    async def ask() -> t.AsyncIterator[str]:
+        try:
+            for word in ("Streams", "are", "fun"):
+                await asyncio.sleep(0)
+                yield word + " "
+            raise Return({"answer": "Streams are fun"})
+        finally:
+            seen.closed.set()
+
+    @bp.action
+    def forever() -> t.Iterator[Progress]:
+        try:
+            done = 0
+            while True:
+                done += 1
+                seen.steps.append(done)
+                yield Progress(done)
+        finally:
+            seen.closed.set()
+
+    @bp.action
+    async def forever_async() -> t.AsyncIterator[Progress]:
+        try:
+            yield Progress(1)
+            await asyncio.sleep(3600)
+            yield Progress(2)
+        finally:
+            seen.closed.set()
+
+    @bp.action
+    def slow() -> t.Iterator[str]:
+        yield "a"
+        seen.closed.wait(5)
+        yield "b"
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="stream secret " * 3, TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app
+
+
+@pytest.fixture
+def seen() -> Seen:
+    return Seen()
+
+
+@pytest.fixture
+def app(seen: Seen) -> Flask:
+    return make(seen)
+
+
+def events(body: bytes) -> list[tuple[str, t.Any]]:
+    """The (event, data) pairs of a text/event-stream body, heartbeats as
+    ("", None)."""
+    found: list[tuple[str, t.Any]] = []
+    for block in body.decode().split("\n\n"):
+        if not block:
+            continue
+        lines = dict(
+            line.split(": ", 1) if ": " in line else (line, "")
+            for line in block.split("\n")
+        )
+        if "event" in lines:
+            found.append((lines["event"], json.loads(lines["data"])))
+        else:
+            found.append(("", None))
+    return found
+
+
+def post(app: Flask, name: str, data: dict[str, t.Any] | None = None, **kw: t.Any) -> t.Any:
+    client = app.test_client()
+    ref, csrf, origin = prepare(client, name)
+    headers = {
+        "X-Action": ref,
+        "X-Flask-Actions": "call",
+        "X-CSRFToken": csrf or "",
+        "Origin": origin,
+        **STREAM,
+        **kw.pop("headers", {}),
+    }
+    return client.post("/", json=data or {}, headers=headers, **kw)
+
+
+def test_a_generator_streams_progress_text_data_then_its_result(app: Flask) -> None:
+    response = post(app, "report.build", {"rows": 2})
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    assert "no-transform" in response.headers["Cache-Control"]
+    assert "Content-Encoding" not in response.headers
+    got = [e for e in events(response.data) if e[0]]
+    assert got[:-1] == [
+        ("progress", {"done": 1, "total": 2, "message": "Reading rows"}),
+        ("text", "row 0\n"),
+        ("progress", {"done": 2, "total": 2, "message": "Reading rows"}),
+        ("text", "row 1\n"),
+        ("data", {"rows": 2}),
+    ]
+    kind, result = got[-1]
+    assert kind == "result" and result["ok"] is True
+    assert result["data"] == {"built": 2}
+
+
+def test_an_async_generator_streams_and_returns_with_Return(app: Flask) -> None:
+    got = [e for e in events(post(app, "report.ask").data) if e[0]]
+    assert got[:-1] == [("text", "Streams "), ("text", "are "), ("text", "fun ")]
+    assert got[-1][1]["data"] == {"answer": "Streams are fun"}
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "text/*"])
+def test_a_client_that_does_not_name_the_stream_gets_one_json_answer(
+    app: Flask, accept: str
+) -> None:
+    response = post(app, "report.build", {"rows": 2}, headers={"Accept": accept})
+    assert response.mimetype == "application/json"
+    assert response.get_json()["data"] == {"built": 2}
+
+
+def test_without_javascript_the_action_runs_to_the_end_then_303(
+    app: Flask, seen: Seen
+) -> None:
+    result = call(app.test_client(), "report.build", {"rows": 2})
+    assert result.response.status_code == 303 and result.ok
+    assert result.data == {"built": 2}
+    assert seen.steps == [0, 1]
+    assert seen.closed.is_set()
+
+
+def test_without_javascript_a_failure_in_the_middle_is_the_usual_422(app: Flask) -> None:
+    result = call(app.test_client(), "report.build", {"rows": 3})
+    assert result.status == 422
+    assert result.errors == {"rows": ["Three is not allowed."]}
+    assert result.values == {"rows": "3"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "status", "message"),
+    [(3, 422, None), (4, 409, "Four is too many.")],
+)
+def test_a_failure_in_the_middle_ends_the_stream_with_that_failure(
+    app: Flask, rows: int, status: int, message: str | None
+) -> None:
+    got = [e for e in events(post(app, "report.build", {"rows": rows}).data) if e[0]]
+    assert [kind for kind, _ in got].count("text") == rows
+    kind, result = got[-1]
+    assert kind == "result" and result["ok"] is False
+    assert result["status"] == status and result["message"] == message
+    if rows == 3:
+        assert result["errors"] == {"rows": ["Three is not allowed."]}
+
+
+def test_a_crash_after_some_chunks_ends_with_a_reference_that_is_logged(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, "flask_actions"):
+        got = [e for e in events(post(app, "report.build", {"rows": 5}).data) if e[0]]
+    kind, result = got[-1]
+    assert kind == "result" and result["status"] == 500
+    reference = result["reference"]
+    assert reference and reference in result["message"]
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize("name", ["report.forever", "report.forever_async"])
+def test_a_client_that_goes_away_stops_the_generator(
+    app: Flask, seen: Seen, name: str
+) -> None:
+    response = post(app, name, buffered=False)
+    stream = iter(response.response)
+    received = b""
+    while b"event: progress" not in received:
+        received += next(stream)
+    assert not seen.closed.is_set()
+    response.close()  # what the server does when a write fails
+    assert seen.closed.wait(5), "the generator's finally did not run"
+    if name == "report.forever":
+        steps = len(seen.steps)
+        assert steps < 200  # it stopped near where the client left (backlog 64)
+        assert len(seen.steps) == steps
+
+
+def test_heartbeats_fill_long_gaps(app: Flask, seen: Seen) -> None:
+    app.config["ACTIONS_STREAM_HEARTBEAT"] = 0.02
+    response = post(app, "report.slow", buffered=False)
+    received: list[bytes] = []
+    for chunk in response.response:
+        received.append(chunk)
+        if chunk == b":\n\n" and len([c for c in received if c == b":\n\n"]) >= 3:
+            seen.closed.set()  # let the action go on
+    response.close()
+    body = b"".join(received)
+    assert body.count(b":\n\n") >= 3
+    assert [e[1] for e in events(body) if e[0] == "text"] == ["a", "b"]
