@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 import typing as t
-import weakref
 
 from flask import current_app
 from marshmallow import Schema
 
 from . import codec
-from ._state import binding_size
-from ._state import get_state
+from .keys import keys_of
+from .keys import NOT_SET_UP
+from .reuse import binding_size
+from .reuse import reuse_of
+from .reuse import Sealed
 from .wire import csrf_field_name
 from .wire import RESERVED_FIELDS
 
@@ -30,11 +31,9 @@ F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 SchemaLike: t.TypeAlias = Schema | type[Schema] | t.Mapping[str, t.Any]
 
-#: Bytes of bindings (see :meth:`Action.bind`) the process keeps for reuse.
-BINDING_CACHE_SIZE = 4 * 1024 * 1024
-
-#: ``argument → (binding, size)``: what one action keeps of its bindings.
-_Kept: t.TypeAlias = "dict[int | str, tuple[BoundAction, int]]"
+#: The current app itself, not the ``current_app`` proxy (``bind`` runs once
+#: per row of a list page).
+_current_app = current_app._get_current_object  # type: ignore[attr-defined]
 
 
 def no_template_context(func: F) -> F:
@@ -103,6 +102,7 @@ class Action(t.Generic[P, R]):
         schema: Schema | None = None,
         public: bool = False,
         decorated: bool = False,
+        idempotent: bool = True,
     ) -> None:
         functools.update_wrapper(self, func)
         self.func = func
@@ -115,6 +115,9 @@ class Action(t.Generic[P, R]):
         #: Declared with ``public=True``: anyone may call it, and strict mode
         #: (``ACTIONS_REQUIRE_GUARD``) asks it for no guard.
         self.public = public
+        #: Its submissions carry keys, so that none runs twice
+        #: (``docs/idempotency.md``); ``idempotent=False`` opts out.
+        self.idempotent = idempotent
         #: Wrapped in decorators when it was declared (``decorators=``, or
         #: stacked under ``@bp.action``): a guard of its own to strict mode.
         self.decorated = decorated
@@ -132,9 +135,6 @@ class Action(t.Generic[P, R]):
         self._signature: inspect.Signature | None = None
         #: Counts of bound arguments already found to fit (checked per request).
         self._fitting_counts: set[int] = set()
-        #: This action's share of the kept bindings (see :class:`_KeptBindings`).
-        self._kept: _Kept = {}
-        self._older_kept: _Kept = {}
 
     def __repr__(self) -> str:
         return f"<Action {self.name!r}>"
@@ -145,7 +145,8 @@ class Action(t.Generic[P, R]):
     @property
     def id(self) -> str:
         """An opaque id: the same for this name and secret on every process."""
-        return get_state().action_id(current_app._get_current_object(), self.name)  # type: ignore[attr-defined]
+        app = _current_app()
+        return keys_of(app).action_id(app, self.name)
 
     @property
     def args(self) -> None:
@@ -172,28 +173,36 @@ class Action(t.Generic[P, R]):
         :raises TypeError: if the function does not take that many arguments,
             or a value cannot be encoded.
         """
-        # A list page binds every row's id on every render. A binding of one
-        # int or str (exactly: not a bool, which equals an int) is kept (see
-        # _KeptBindings) and returned again, with the token it was sealed into
-        # (see BoundAction.sealed), so a re-render encodes and seals nothing.
+        # A list page binds every row's id on every render: the app keeps each
+        # binding with its last token (see flask_actions.reuse), so that a
+        # re-render encodes and seals nothing. A binding of one int or str
+        # (exactly: not a bool, which equals an int) is found by its argument,
+        # before it is encoded; any other by its encoding.
+        try:
+            reuse = reuse_of(_current_app())
+        except RuntimeError:  # outside an app context: nothing to reuse
+            reuse = None
         one: t.Any = args[0] if len(args) == 1 else None
-        reusable = type(one) is int or type(one) is str
-        if reusable:
-            kept = self._kept.get(one)
+        key: tuple[t.Any, ...] | None = None
+        if reuse is not None and (type(one) is int or type(one) is str):
+            key = (self, one)
+            kept = reuse.get(key)
             if kept is not None:
-                return kept[0]
-            found = _kept_bindings.reuse(self, one)
-            if found is not None:
-                return found
+                return t.cast(BoundAction, kept)
         if len(args) not in self._fitting_counts:
             self._check_arity(len(args))
         try:
             payload = codec.dumps(list(args))
         except codec.CodecError as e:
             raise TypeError(f"Cannot bind to {self.name!r}: {e}") from None
+        if reuse is not None and key is None:
+            key = (self, payload)
+            kept = reuse.get(key)
+            if kept is not None:
+                return t.cast(BoundAction, kept)
         bound = BoundAction(self, args, payload)
-        if reusable:
-            _kept_bindings.keep(self, one, bound, binding_size(one, payload))
+        if reuse is not None and key is not None:
+            reuse.put(key, bound, binding_size(key[1], payload))
         return bound
 
     def _check_arity(self, count: int) -> None:
@@ -216,86 +225,6 @@ class Action(t.Generic[P, R]):
         self._fitting_counts.add(count)
 
 
-class _KeptBindings:
-    """The bindings of one int or str that actions keep for reuse (see
-    :meth:`Action.bind`): at most :attr:`budget` bytes of them in the process,
-    by the estimate of :func:`~flask_actions._state.binding_size`.
-
-    A binding is the same value in every app (its ``sealed`` names the app
-    cache its token belongs to), so one budget serves the process, as an
-    ``lru_cache`` would. Kept as :class:`~flask_actions._state.ReuseCache`
-    keeps tokens, in two halves, the least recently used half dropped first;
-    but each action holds its own share of both halves, so that a hit is one
-    read of the action's own dictionary, as cheap as a binding can be found.
-    When the recent shares together reach half the budget, every action's
-    recent share becomes its older one and the older ones are dropped.
-    """
-
-    def __init__(self, budget: int) -> None:
-        #: The most bytes the kept bindings may take.
-        self.budget = budget
-        self._recent_size = 0
-        self._older_size = 0
-        #: The actions that keep something.
-        self._holders: weakref.WeakSet[Action[t.Any, t.Any]] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    @property
-    def size(self) -> int:
-        """The bytes the kept bindings take now (by the estimate)."""
-        return self._recent_size + self._older_size
-
-    def reuse(
-        self, action: Action[t.Any, t.Any], argument: int | str
-    ) -> BoundAction | None:
-        """The binding ``action`` keeps in its older share (now recent again)."""
-        if argument not in action._older_kept:
-            return None
-        with self._lock:
-            entry = action._older_kept.pop(argument, None)
-            if entry is None:  # dropped or moved by another thread meanwhile
-                return None
-            self._older_size -= entry[1]
-            self._add(action, argument, entry)
-        return entry[0]
-
-    def keep(
-        self,
-        action: Action[t.Any, t.Any],
-        argument: int | str,
-        bound: BoundAction,
-        size: int,
-    ) -> None:
-        """Keep ``bound`` for ``action`` and ``argument``, counted as ``size``
-        bytes; nothing larger than half the budget is kept."""
-        if 2 * size > self.budget:
-            return
-        with self._lock:
-            self._add(action, argument, (bound, size))
-
-    def _add(
-        self,
-        action: Action[t.Any, t.Any],
-        argument: int | str,
-        entry: tuple[BoundAction, int],
-    ) -> None:
-        replaced = action._kept.pop(argument, None)
-        if replaced is not None:
-            self._recent_size -= replaced[1]
-        if 2 * (self._recent_size + entry[1]) > self.budget:
-            for holder in list(self._holders):
-                holder._older_kept, holder._kept = holder._kept, {}
-                if not holder._older_kept:
-                    self._holders.discard(holder)
-            self._older_size, self._recent_size = self._recent_size, 0
-        action._kept[argument] = entry
-        self._recent_size += entry[1]
-        self._holders.add(action)
-
-
-_kept_bindings = _KeptBindings(BINDING_CACHE_SIZE)
-
-
 class BoundAction:
     """An action with bound arguments, as returned by :meth:`Action.bind`."""
 
@@ -308,11 +237,10 @@ class BoundAction:
         self.args = args
         #: The encoded arguments (what is sealed into the token).
         self.payload = payload
-        #: The last ref rendered, for the templates: ``(cache, ref, sealed at)``,
-        #: valid while ``cache`` is still its app's
-        #: :class:`~flask_actions._state.ReuseCache` (the secret has not
-        #: changed) and the token is young enough to reuse.
-        self.sealed: tuple[object, str, float] | None = None
+        #: The last ref sealed for it: ``(generation, ref, sealed at)``, reused
+        #: while the app's keys are of that generation and the token is young
+        #: enough (see :class:`~flask_actions.reuse.Reuse`).
+        self.sealed: Sealed | None = None
 
     def __repr__(self) -> str:
         return f"<BoundAction {self.action.name!r} {self.args!r}>"
@@ -337,9 +265,12 @@ class BoundAction:
     def ref(self) -> str:
         """``"<id>.<token>"``: the action id and the sealed arguments (a token
         is reused for a few minutes for the same arguments, see
-        :meth:`State.bound_ref`)."""
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        return get_state(app).bound_ref(app, self.action.name, self.payload)
+        :class:`~flask_actions.reuse.Reuse`)."""
+        app = _current_app()
+        reuse = reuse_of(app)
+        if reuse is None:
+            raise RuntimeError(NOT_SET_UP)
+        return reuse.seal(app, self)[0]
 
     def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Call the function with the bound arguments, then ``args``."""

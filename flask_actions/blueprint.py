@@ -1,14 +1,20 @@
 """Where actions are declared: :class:`ActionBlueprint` and the shared mixin.
 
 Import time: ``@bp.action`` wraps a function in an :class:`~flask_actions.Action`
-and records it on the blueprint; nothing needs an app yet.
+and records a deferred setup function on the blueprint, as ``@bp.route``
+does; nothing needs an app yet. ``action``, ``before_action`` and
+``after_action`` are setup methods: on a blueprint already registered they
+fail as a late ``route`` does.
 
 Registration time: ``app.register_blueprint(bp)`` works as for any blueprint
-(routes, hooks, templates). The app's action registry is built from registered
-blueprints on first use. In strict mode (``ACTIONS_REQUIRE_GUARD``) each action
-of the blueprint must have a guard, or be declared ``public=True``: checked
-when the blueprint is registered on an app already set up, and again when the
-registry is built (see :func:`~flask_actions._state.check_guarded`).
+(routes, hooks, templates), and its actions enter the app's
+:class:`~flask_actions.registry.Registry` then, with the hooks of the
+blueprint and its parents. On an app not set up yet they enter it at
+``init_app``: either order works. Refused then, not while serving: two
+actions of one name, a blueprint with actions registered twice on one app, a
+schema that reads the CSRF field, and in strict mode
+(``ACTIONS_REQUIRE_GUARD``) an action without a guard (see
+:func:`~flask_actions.registry.check_guarded`).
 
 Request time: an action runs behind the ``before_request`` functions of its
 blueprint (and its parents), as the blueprint's views do, then behind the
@@ -17,15 +23,21 @@ blueprint (and its parents), as the blueprint's views do, then behind the
 
 from __future__ import annotations
 
+import functools
 import typing as t
 
 from flask import Blueprint
+from flask import Flask
+from flask.sansio.blueprints import BlueprintSetupState
+from flask.sansio.scaffold import setupmethod
 
-from ._state import check_guarded
 from .action import Action
 from .action import check_csrf_field
 from .action import make_schema
 from .action import SchemaLike
+from .registry import blueprint_chain
+from .registry import get_registry
+from .registry import Hooks
 from .results import watch_own_call
 
 if t.TYPE_CHECKING:
@@ -55,6 +67,17 @@ class ActionsMixin:
     def _action_name(self, func_name: str) -> str:
         raise NotImplementedError
 
+    def _check_setup_finished(self, f_name: str) -> None:
+        """Refuse a setup method called too late (see :func:`setupmethod`)."""
+        raise NotImplementedError
+
+    def _declared(self, action: Action[t.Any, t.Any]) -> None:
+        """Register ``action``, just declared, where it belongs."""
+        raise NotImplementedError
+
+    def _hooks_changed(self) -> None:
+        """Take in a hook just added."""
+
     @t.overload
     def action(self, func: t.Callable[P, R], /) -> Action[P, R]: ...
 
@@ -67,8 +90,10 @@ class ActionsMixin:
         name: str | None = None,
         decorators: t.Sequence[t.Callable[[t.Any], t.Any]] = (),
         public: bool = False,
+        idempotent: bool = True,
     ) -> t.Callable[[t.Callable[P, R]], Action[P, R]]: ...
 
+    @setupmethod
     def action(
         self,
         func: t.Callable[..., t.Any] | None = None,
@@ -78,6 +103,7 @@ class ActionsMixin:
         name: str | None = None,
         decorators: t.Sequence[t.Callable[[t.Any], t.Any]] = (),
         public: bool = False,
+        idempotent: bool = True,
     ) -> t.Any:
         """Register a function as an action. Use bare or with options::
 
@@ -101,6 +127,8 @@ class ActionsMixin:
         :param public: anyone may call this action. Strict mode
             (``ACTIONS_REQUIRE_GUARD``) refuses an action without a guard
             unless it says so.
+        :param idempotent: ``False``: its submissions carry no submission key,
+            so a duplicate runs again (``docs/idempotency.md``).
         """
 
         def decorator(f: t.Callable[..., t.Any]) -> Action[t.Any, t.Any]:
@@ -116,6 +144,7 @@ class ActionsMixin:
                 name=full_name,
                 schema=make_schema(schema, f.__name__.title().replace("_", "")),
                 public=public,
+                idempotent=idempotent,
                 # functools.wraps, as login_required and limit use, leaves
                 # __wrapped__ on a decorated function.
                 decorated=bool(decorators) or hasattr(f, "__wrapped__"),
@@ -126,12 +155,14 @@ class ActionsMixin:
                     f"An action named {full_name!r} is already registered."
                 )
             self._actions.append(action)
+            self._declared(action)
             return action
 
         if func is not None:
             return decorator(func)
         return decorator
 
+    @setupmethod
     def before_action(self, f: F) -> F:
         """Register ``f(action, args)`` to run before each action, after the
         request's ``before_request`` functions and before the payload is
@@ -139,13 +170,16 @@ class ActionsMixin:
         refuse the call: the action does not run. Useful for authorization and
         auditing."""
         self._before_action_funcs.append(f)
+        self._hooks_changed()
         return f
 
+    @setupmethod
     def after_action(self, f: F) -> F:
         """Register ``f(action, result)`` to run after each action, with the
         :class:`~flask_actions.ActionResult`. Return a result to replace it, or
         ``None`` to keep it."""
         self._after_action_funcs.append(f)
+        self._hooks_changed()
         return f
 
     @property
@@ -170,22 +204,49 @@ class ActionBlueprint(Blueprint, ActionsMixin):
     def _action_name(self, func_name: str) -> str:
         return f"{self.name}.{func_name}"
 
+    def _declared(self, action: Action[t.Any, t.Any]) -> None:
+        self.record(functools.partial(self._register_action, action))
+
+    def _register_action(
+        self, action: Action[t.Any, t.Any], state: BlueprintSetupState
+    ) -> None:
+        """The deferred setup function of ``action``: register it on the app
+        (unless flask-actions is not set up there yet: then ``init_app``
+        does)."""
+        app = t.cast(Flask, state.app)
+        if "actions" in app.extensions:
+            # Flask's own rule for the name a blueprint is registered under.
+            name = f"{state.name_prefix}.{state.name}".lstrip(".")
+            get_registry(app).add(app, action, name, chain_hooks(app, name))
+
+    def register_actions(self, app: Flask, name: str) -> None:
+        """Register this blueprint's actions on ``app``, where it is
+        registered as ``name`` (for ``init_app``, on an app whose blueprints
+        were registered first)."""
+        registry = get_registry(app)
+        for action in self._actions:
+            registry.add(app, action, name, chain_hooks(app, name))
+
     def register(self, app: App, options: dict[str, t.Any]) -> None:
-        """Register on ``app``, refusing schemas that declare its CSRF field
-        and, in strict mode, actions without a guard.
+        """Register on ``app``, with its actions (see the module docstring).
 
         :raises ValueError: if an action's schema reads the field named by
             ``WTF_CSRF_FIELD_NAME``, which carries the CSRF token.
-        :raises RuntimeError: if ``ACTIONS_REQUIRE_GUARD`` is set, flask-actions
-            is set up on ``app``, and an action has no guard and is not public.
+        :raises RuntimeError: if flask-actions is set up on ``app`` and an
+            action cannot be registered: another action has its name, this
+            blueprint's actions are registered on the app already (under
+            another name), or ``ACTIONS_REQUIRE_GUARD`` is set and the action
+            has no guard and is not public.
         """
         check_csrf_field(app.config, self._actions)
         super().register(app, options)
-        state = app.extensions.get("actions")
-        if state is not None and app.config.get("ACTIONS_REQUIRE_GUARD"):
-            # Flask's own rule for the name a blueprint is registered under.
-            prefix = options.get("name_prefix", "")
-            registered = f"{prefix}.{options.get('name', self.name)}".lstrip(".")
-            before = state.hooks(app, registered)[0]
-            for action in self._actions:
-                check_guarded(app, action, registered, before)
+
+
+def chain_hooks(app: App, name: str | None) -> Hooks:
+    """The ``before_action`` and ``after_action`` hooks of the blueprint
+    registered as ``name`` and of its parents, the outermost first."""
+    chain = [app.blueprints.get(n) for n in blueprint_chain(name)]
+    homes = [bp for bp in chain if isinstance(bp, ActionBlueprint)]
+    before = tuple(f for bp in homes for f in bp._before_action_funcs)
+    after = tuple(f for bp in homes for f in bp._after_action_funcs)
+    return before, after

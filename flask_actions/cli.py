@@ -23,15 +23,16 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import schema_export
-from ._state import Entry
-from ._state import get_state
+from .keys import keys_of
+from .registry import Entry
+from .registry import get_registry
 
 actions_cli = AppGroup("actions", help="Inspect the app's server actions.")
 
 
 def _entries(names: t.Sequence[str] = ()) -> list[Entry]:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    entries = sorted(get_state(app).entries(app), key=lambda e: e.action.name)
+    entries = sorted(get_registry(app).entries(), key=lambda e: e.action.name)
     if not names:
         return entries
     by_name = {e.action.name: e for e in entries}
@@ -75,11 +76,11 @@ def list_command(as_json: bool) -> None:
     """List every action with its name, id, blueprint, schema and bound
     parameters."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
+    keys = keys_of(app)
     rows = [
         {
             "name": e.action.name,
-            "id": state.action_id(app, e.action.name),
+            "id": keys.action_id(app, e.action.name),
             "blueprint": e.blueprint,
             "schema": _schema_name(e),
             "bound": bound_parameters(e),

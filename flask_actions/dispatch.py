@@ -42,8 +42,6 @@ from . import codec
 from . import security
 from . import streaming
 from . import wire
-from ._state import Entry
-from ._state import get_state
 from .crypto import BadToken
 from .crypto import TokenExpired
 from .exceptions import ActionError
@@ -53,7 +51,10 @@ from .exceptions import BoundArgumentsExpired
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
 from .exceptions import UnknownAction
+from .keys import keys_of
 from .negotiation import response_mode
+from .registry import Entry
+from .registry import get_registry
 from .respond import respond
 from .results import ActionResult
 from .results import begin_effects
@@ -98,10 +99,10 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     mode = response_mode(req.environ)
     if too_large is not None and not (vouched and mode == "form"):
         raise too_large  # the script keeps what was typed itself
-    state = get_state(app)
+    registry = get_registry(app)
 
     action_id, _, token = ref.partition(".")
-    entry = state.lookup_id(app, action_id)
+    entry = registry.lookup_id(app, action_id)
     if entry is None:
         raise UnknownAction(
             "This action does not exist (any more). The page may be older than the"
@@ -161,7 +162,7 @@ def _open_args(
     if not token:
         args: tuple[t.Any, ...] = ()
     else:
-        ring = get_state(app).keyring(app)
+        ring = keys_of(app).ring(app)
         try:
             raw = ring.unseal("bound", token, action.name.encode(), max_age=max_age)
             decoded = codec.loads(raw)

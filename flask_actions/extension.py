@@ -48,21 +48,26 @@ from __future__ import annotations
 
 import logging
 import typing as t
+import weakref
 
 from flask import Blueprint
 from flask import Flask
 from flask.signals import request_started
 
 from . import flashing
+from . import idempotency
 from . import templating
-from ._state import secrets_of
-from ._state import State
+from .action import Action
 from .action import check_csrf_field
+from .blueprint import ActionBlueprint
 from .blueprint import ActionsMixin
 from .cli import actions_cli
 from .dispatch import recognise
 from .dispatch import refused_before_the_action
 from .dispatch import run_action
+from .keys import secrets_of
+from .registry import get_registry
+from .registry import Registry
 
 DEFAULTS: dict[str, t.Any] = {
     "ACTIONS_SECRET_KEY": None,
@@ -74,6 +79,7 @@ DEFAULTS: dict[str, t.Any] = {
     "ACTIONS_BOUND_MAX_AGE": None,
     "ACTIONS_REQUIRE_GUARD": False,
     "ACTIONS_ALLOW_WEAK_SECRET": False,
+    **idempotency.DEFAULTS,
 }
 
 #: The shortest secret, in bytes, that ``init_app`` accepts outside debug and
@@ -111,7 +117,10 @@ class ActionExtension(ActionsMixin):
     One instance can serve many applications; per-app state lives in
     ``app.extensions["actions"]``. Actions declared with
     :meth:`~ActionsMixin.action` on the extension itself are named after their
-    function and run in every app the extension is initialised on.
+    function and run in every app the extension is initialised on. As routes
+    on an app, they (and the extension's hooks) may be declared before or
+    after ``init_app``, until an app it is initialised on has served its
+    first request.
 
     :param app: initialise this app right away (the same as calling
         :meth:`init_app`).
@@ -119,19 +128,46 @@ class ActionExtension(ActionsMixin):
 
     def __init__(self, app: Flask | None = None) -> None:
         self._init_actions()
+        #: The apps initialised, held weakly: the extension does not keep an
+        #: app alive.
+        self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
         if app is not None:
             self.init_app(app)
 
     def _action_name(self, func_name: str) -> str:
         return func_name
 
+    def _check_setup_finished(self, f_name: str) -> None:
+        for app in self._apps:
+            if app._got_first_request:
+                raise AssertionError(
+                    f"The setup method '{f_name}' can no longer be called on the"
+                    f" ActionExtension: the application {app.name!r} it is"
+                    " initialised on has already handled its first request, any"
+                    " changes will not be applied consistently.\nMake sure all"
+                    " imports, decorators, functions, etc. needed to set up the"
+                    " application are done before running it."
+                )
+
+    def _declared(self, action: Action[t.Any, t.Any]) -> None:
+        for app in self._apps:
+            get_registry(app).add(app, action)
+
+    def _hooks_changed(self) -> None:
+        for app in self._apps:
+            get_registry(app).rehook()
+
     def init_app(self, app: Flask) -> None:
         """Set up ``app``: config defaults, the request hook, template globals,
-        and the blueprint serving the macros and the browser script.
+        the blueprint serving the macros and the browser script, and the
+        registry of actions, with the extension's actions and those of the
+        :class:`~flask_actions.ActionBlueprint` objects registered on the app
+        so far (those registered later enter it as they are registered).
 
         :raises RuntimeError: if the app has no secret, or a weak one outside
             debug and testing (see :func:`check_secrets`), or was already set
-            up.
+            up, or an action cannot be registered (see
+            :meth:`ActionBlueprint.register`).
         """
         if "actions" in app.extensions:
             raise RuntimeError("flask-actions is already set up on this application.")
@@ -141,7 +177,16 @@ class ActionExtension(ActionsMixin):
         check_secrets(app)
         check_trusted_hosts(app)
         check_csrf_field(app.config, self._actions)
-        app.extensions["actions"] = State(self, run_action)
+        registry = Registry(
+            run_action, (self._before_action_funcs, self._after_action_funcs)
+        )
+        app.extensions["actions"] = registry
+        self._apps.add(app)
+        for action in self._actions:
+            registry.add(app, action)
+        for name, blueprint in list(app.blueprints.items()):
+            if isinstance(blueprint, ActionBlueprint):  # registered before init_app
+                blueprint.register_actions(app, name)
         request_started.connect(recognise, app, weak=False)
         app.after_request(flashing.discard_flashed_result)
         app.after_request(refused_before_the_action)

@@ -36,8 +36,8 @@ _TRUE = frozenset({"1", "true", "on", "yes", "y", "t", "True"})
 
 
 class Helper(t.Protocol):
-    """What the macros' helper (:class:`~flask_actions.templating.MacroHelper`)
-    gives a field."""
+    """What the macros' helper (``flask_actions.templating._Macros``, the
+    template global ``_flask_actions``) gives a field."""
 
     def attrs(self, attributes: t.Mapping[str, t.Any], **defaults: t.Any) -> Markup: ...
 

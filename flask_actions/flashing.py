@@ -20,7 +20,7 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from . import codec
-from ._state import get_state
+from .keys import keys_of
 from .crypto import BadToken
 from .results import ActionResult
 
@@ -58,7 +58,7 @@ def flash_result(response: Response, result: ActionResult, path: str) -> bool:
     except codec.CodecError:
         raw = codec.dumps({**fields, "data": codec.to_json(result.data)})
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    sealed = get_state(app).keyring(app).seal("result", zlib.compress(raw), _CONTEXT)
+    sealed = keys_of(app).ring(app).seal("result", zlib.compress(raw), _CONTEXT)
     if len(sealed) > MAX_COOKIE_VALUE:
         return False
     response.set_cookie(
@@ -97,8 +97,8 @@ def _load() -> ActionResult | None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         raw = (
-            get_state(app)
-            .keyring(app)
+            keys_of(app)
+            .ring(app)
             .unseal("result", sealed, _CONTEXT, max_age=MAX_AGE)
         )
         fields = codec.loads(zlib.decompress(raw))

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from . import codec
 from . import flashing
-from ._state import blueprint_chain
+from .registry import blueprint_chain
 from .negotiation import MODE_HEADER
 from .results import ActionResult
 from .results import Effects

@@ -23,13 +23,15 @@ from markupsafe import escape
 from markupsafe import Markup
 
 from . import flashing
-from ._state import get_state
 from .action import Action
 from .action import BoundAction
 from .action import no_template_context
 from .action import Target
+from .registry import get_registry
 from .respond import same_page_url
 from .results import ActionResult
+from .reuse import Reuse
+from .reuse import token_reuse
 from .wire import ACTION_FIELD
 from .wire import BUTTON_ASKS
 from .wire import BUTTON_CONFIRMED
@@ -60,11 +62,10 @@ def action(name: str) -> Action[t.Any, t.Any]:
 
     :raises LookupError: if there is none, listing the names there are.
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
-    entry = state.lookup_name(app, name)
+    registry = get_registry()
+    entry = registry.lookup_name(name)
     if entry is None:
-        known = ", ".join(sorted(e.action.name for e in state.entries(app))) or "none"
+        known = ", ".join(sorted(e.action.name for e in registry.entries())) or "none"
         raise LookupError(f"No action is named {name!r}. Registered actions: {known}.")
     return entry.action
 
@@ -117,8 +118,8 @@ class _Render:
 
     __slots__ = (
         "app",
-        "state",
-        "tokens",
+        "reuse",
+        "generation",
         "token_reuse",
         "fresh_since",
         "forms",
@@ -133,10 +134,10 @@ class _Render:
 
     def __init__(self) -> None:
         self.app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        self.state = state = get_state(self.app)
-        state.keyring(self.app)  # a changed secret empties the token cache
-        self.tokens = state.tokens
-        self.token_reuse = state.token_reuse(self.app)
+        self.reuse: Reuse = get_registry(self.app).reuse
+        #: The generation of the app's keys (a changed secret starts a new one).
+        self.generation = self.reuse.renew(self.app)
+        self.token_reuse = token_reuse(self.app)
         #: A token sealed before this (``time.monotonic``) is not reused.
         self.fresh_since = time.monotonic() - self.token_reuse
         #: The targets of the fa.form calls being rendered, innermost last.
@@ -161,15 +162,11 @@ class _Render:
         sealed = target.sealed
         if (
             sealed is not None
-            and sealed[0] is self.tokens
+            and sealed[0] == self.generation
             and sealed[2] > self.fresh_since
         ):
             return sealed[1]
-        ref, at = self.state.sealed(
-            self.app, target.action.name, target.payload, self.token_reuse
-        )
-        target.sealed = (self.tokens, ref, at)
-        return ref
+        return self.reuse.seal(self.app, target, self.token_reuse)[0]
 
 
 #: The globals object itself, not the ``g`` proxy: one attribute lookup
@@ -202,8 +199,9 @@ def _button_token(render: _Render) -> str:
     return BUTTON_TOKEN_SEPARATOR + _attr_value(generate_csrf())
 
 
-class MacroHelper:
-    """What the macros call. Private: use the macros."""
+class _Macros:
+    """What the macros call, as the template global ``_flask_actions``: not
+    part of the API (use the macros)."""
 
     def attrs(self, attributes: t.Mapping[str, t.Any], **defaults: t.Any) -> Markup:
         """Render keyword arguments as HTML attributes, escaped. ``class_`` →
@@ -431,5 +429,5 @@ def install(app: t.Any) -> None:
         action=action,
         action_ref=action_ref,
         action_result=action_result,
-        _flask_actions=MacroHelper(),
+        _flask_actions=_Macros(),
     )

@@ -54,7 +54,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from . import codec
-from ._state import get_state
+from .registry import get_registry
 from .action import Action
 from .action import BoundAction
 from .action import Target
@@ -446,14 +446,14 @@ def _invokes(app: Flask, ref: str | None, target: Target) -> bool:
     if not ref:
         return False
     action_id, _, token = ref.strip().partition(".")
-    state = get_state(app)
-    entry = state.lookup_id(app, action_id)
+    registry = get_registry(app)
+    entry = registry.lookup_id(app, action_id)
     if entry is None or entry.action is not target.action:
         return False
     if not isinstance(target, BoundAction):
         return True
     try:
-        payload = state.keyring(app).unseal("bound", token, target.name.encode())
+        payload = registry.keys.ring(app).unseal("bound", token, target.name.encode())
     except BadToken:
         return False
     return payload == target.payload
@@ -464,15 +464,15 @@ def _describe(app: Flask, ref: str | None) -> str:
     if not ref:
         return "no action"
     action_id, _, token = ref.strip().partition(".")
-    state = get_state(app)
-    entry = state.lookup_id(app, action_id)
+    registry = get_registry(app)
+    entry = registry.lookup_id(app, action_id)
     if entry is None:
         return "an unknown action"
     name = entry.action.name
     if not token:
         return name
     try:
-        args = codec.loads(state.keyring(app).unseal("bound", token, name.encode()))
+        args = codec.loads(registry.keys.ring(app).unseal("bound", token, name.encode()))
     except (BadToken, codec.CodecError):
         return f"{name}(?)"
     return f"{name}({', '.join(map(repr, args))})"

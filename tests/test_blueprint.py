@@ -205,7 +205,8 @@ def test_flask_login_protects_actions(make_app: t.Callable[..., Flask]) -> None:
     assert call(client, secret, mode="json").data == "hello ann"
 
 
-def test_a_blueprint_registered_twice_cannot_host_actions() -> None:
+@pytest.mark.parametrize("init_first", [True, False])
+def test_a_blueprint_registered_twice_cannot_host_actions(init_first: bool) -> None:
     bp = ActionBlueprint("twice", __name__)
 
     @bp.action
@@ -213,8 +214,11 @@ def test_a_blueprint_registered_twice_cannot_host_actions() -> None:
 
     app = Flask(__name__)
     app.config.update(SECRET_KEY="s", TESTING=True)
-    ActionExtension(app)
+    extension = ActionExtension()
+    if init_first:
+        extension.init_app(app)
     app.register_blueprint(bp)
-    app.register_blueprint(bp, name="again", url_prefix="/again")
-    with pytest.raises(RuntimeError, match="registered twice"), app.app_context():
-        app.extensions["actions"].entries(app)
+    with pytest.raises(RuntimeError, match="registered twice") as caught:
+        app.register_blueprint(bp, name="again", url_prefix="/again")
+        extension.init_app(app)
+    assert "'twice' and 'again'" in str(caught.value)

@@ -226,7 +226,7 @@ def test_tags_from_view_arguments(app: Flask) -> None:
     get(client, "/item/2")
     assert call(client, "items.touch_tag", {}).status == 400  # needs its argument
     with app.test_request_context():
-        touch = app.extensions["actions"].lookup_name(app, "items.touch_tag").action
+        touch = app.extensions["actions"].lookup_name("items.touch_tag").action
     assert call(client, touch.bind("item:2"), {}, mode="json").ok
     assert get(client, "/item/1")[1] == "HIT"
     assert get(client, "/item/2")[1] == "MISS"
@@ -235,7 +235,7 @@ def test_tags_from_view_arguments(app: Flask) -> None:
 def test_revalidate_path_refreshes_every_query_of_that_path(app: Flask) -> None:
     client = app.test_client()
     with app.test_request_context():
-        touch = app.extensions["actions"].lookup_name(app, "items.touch_path").action
+        touch = app.extensions["actions"].lookup_name("items.touch_path").action
     get(client, "/untagged?page=1")
     get(client, "/untagged?page=2")
     get(client, "/item/1")

@@ -143,7 +143,7 @@ def test_list_prints_every_action(app: Flask) -> None:
         "todos.toggle",
     ]
     with app.app_context():
-        ids = {e: app.extensions["actions"].action_id(app, e) for e in rows}
+        ids = {e: app.extensions["actions"].keys.action_id(app, e) for e in rows}
     assert rows["todos.add"] == [
         "todos.add",
         ids["todos.add"],

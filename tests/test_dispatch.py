@@ -369,7 +369,7 @@ def test_json_callers_get_redirects_in_the_body_with_status_200(
     assert result.response.get_json()["redirect"] == "/next"
 
 
-def test_an_action_declared_after_the_first_request_is_found(
+def test_an_action_declared_after_registration_fails_as_a_late_route(
     make_app: t.Callable[..., Flask],
 ) -> None:
     bp = ActionBlueprint("late", __name__)
@@ -381,12 +381,17 @@ def test_an_action_declared_after_the_first_request_is_found(
     app = make_app(bp)
     client = app.test_client()
     assert call(client, early, mode="json").data == "early"
+    with pytest.raises(
+        AssertionError, match="blueprint 'late'.*already been registered"
+    ):
 
-    @bp.action
-    def late() -> str:
-        return "late"
+        @bp.action
+        def late() -> str:
+            return "late"
 
-    assert call(client, late, mode="json").data == "late"
+    with pytest.raises(LookupError, match="No action is named 'late.late'"):
+        call(client, "late.late", mode="json")
+    assert call(client, early, mode="json").data == "early"
 
 
 @pytest.mark.parametrize("code", [301, 302, 303])

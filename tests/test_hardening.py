@@ -33,9 +33,9 @@ from werkzeug.test import encode_multipart
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
 from flask_actions import codec
-from flask_actions._state import get_state
 from flask_actions.action import Target
 from flask_actions.crypto import KeyRing
+from flask_actions.keys import keys_of
 from flask_actions.testing import prepare
 
 OLD_SECRET = "the secret before the rotation " * 2
@@ -77,7 +77,7 @@ class Harness:
         if secret is not None:
             return KeyRing([secret]).seal("bound", data, name.encode())
         with self.app.app_context():
-            ring = get_state(self.app).keyring(self.app)
+            ring = keys_of(self.app).ring(self.app)
             return ring.seal("bound", data, name.encode())
 
     def json(

@@ -235,7 +235,7 @@ def make_app() -> tuple[Flask, list[tuple[str, t.Any]]]:
 def test_bound_arguments_round_trip_through_a_page(args: list[t.Any]) -> None:
     app, calls = make_app()
     with app.test_request_context():
-        target = app.extensions["actions"].lookup_name(app, "prop.echo").action
+        target = app.extensions["actions"].lookup_name("prop.echo").action
     result = call(app.test_client(), target.bind(*args), mode="json")
     assert result.ok, result.message
     assert len(calls) == 1

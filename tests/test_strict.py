@@ -3,9 +3,10 @@
 
 Every action is a public endpoint. Strict mode makes "anyone may call this"
 a decision written next to the action rather than something forgotten: an
-action without a guard the registry can see is refused when its blueprint is
-registered (or, for the other orders of set-up, when the app first looks its
-actions up), with a message that names it and says how to fix it.
+action without a guard the registry can see is refused when it is
+registered (with its blueprint, or at ``init_app`` for the extension's
+actions and blueprints registered before it), with a message that names it
+and says how to fix it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import pytest
 from flask import abort
 from flask import Flask
 from flask import session
-from servers import SAME_ORIGIN
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
@@ -86,11 +86,6 @@ def _ran(name: str) -> None:
 @pytest.fixture(autouse=True)
 def _clear() -> None:
     RAN.clear()
-
-
-def first_action_request(app: Flask) -> t.Any:
-    """The first request that names an action: the app builds its table."""
-    return app.test_client().post("/", data={"_action": "x"}, headers=SAME_ORIGIN)
 
 
 def refused(app_factory: t.Callable[[], t.Any], name: str) -> str:
@@ -178,27 +173,37 @@ def test_an_app_level_before_request_is_no_guard() -> None:
     refused(factory, "admin.wipe")
 
 
-def test_registered_before_init_app_it_is_refused_at_the_first_request() -> None:
+def test_registered_before_init_app_it_is_refused_at_init_app() -> None:
     bp = ActionBlueprint("notes", __name__)
 
     @bp.action
     def delete(note_id: int) -> None:
         _ran("delete")
 
-    app = make_app(bp, init_first=False)
-    refused(lambda: first_action_request(app), "notes.delete")
+    refused(lambda: make_app(bp, init_first=False), "notes.delete")
     assert RAN == []
 
 
-def test_an_unguarded_action_of_the_extension_is_refused_at_the_first_request() -> None:
+def test_an_unguarded_action_of_the_extension_is_refused_at_init_app() -> None:
     extension = ActionExtension()
 
     @extension.action
     def ping() -> str:
         return "pong"
 
-    app = make_app(extension=extension)
-    refused(lambda: first_action_request(app), "ping")
+    refused(lambda: make_app(extension=extension), "ping")
+
+
+def test_an_unguarded_action_declared_after_init_app_is_refused_then() -> None:
+    extension = ActionExtension()
+    make_app(extension=extension)
+
+    def declare() -> None:
+        @extension.action
+        def ping() -> str:
+            return "pong"
+
+    refused(declare, "ping")
 
 
 # --- what counts as a guard -----------------------------------------------------
@@ -313,13 +318,14 @@ def test_public_true_says_anyone_may_call_it() -> None:
     assert call(client, "ping", mode="json").data == "pong"
 
 
-def test_an_action_added_after_registration_is_checked_at_first_use() -> None:
+def test_an_action_added_after_registration_fails_as_a_late_route() -> None:
     bp = ActionBlueprint("notes", __name__)
     _order(bp, public=True)
     app = make_app(bp)
+    with pytest.raises(AssertionError, match="'action' can no longer be called"):
 
-    @bp.action
-    def late() -> None:
-        _ran("late")
+        @bp.action
+        def late() -> None:
+            _ran("late")
 
-    refused(lambda: first_action_request(app), "notes.late")
+    assert call(app.test_client(), "notes.order", mode="json").ok

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask import Flask
 from flask import render_template
 from flask_wtf.csrf import generate_csrf
@@ -27,7 +28,6 @@ from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
 from flask_actions.action import BoundAction
 from flask_actions.action import no_template_context
-from flask_actions.templating import MacroHelper
 
 from .common import config
 
@@ -59,7 +59,8 @@ class Ready:
     @no_template_context
     def button(self, target: BoundAction, label: str) -> Markup:
         if self.markup is None:
-            self.markup = MacroHelper().button(target, label)
+            macros = current_app.jinja_env.globals["_flask_actions"]
+            self.markup = macros.button(target, label)
         return self.markup
 
 
