@@ -43,8 +43,8 @@ Fixtures:
     to simulate an outage) and ``.start()`` (start it again on the same port).
 
 ``gunicorn``
-    A factory. ``gunicorn(app, env, workers=2, threads=4)`` starts gunicorn
-    serving ``app`` (a ``module:factory()`` spec importable from ``tests/``
+    A factory. ``gunicorn(app, env, workers=2, threads=4, worker_class="gthread")``
+    starts gunicorn serving ``app`` (a ``module:factory()`` spec importable from ``tests/``
     or the repository root) with ``env`` added to the environment, in a
     directory of its own under ``tmp_path``, waits until it answers, and
     returns a :class:`Gunicorn`. ``.close()`` stops it (a test that reads its
@@ -530,6 +530,7 @@ class Gunicorn:
         env: t.Mapping[str, str],
         workers: int = 2,
         threads: int = 4,
+        worker_class: str = "gthread",
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -543,7 +544,7 @@ class Gunicorn:
                 "--workers",
                 str(workers),
                 "--worker-class",
-                "gthread",
+                worker_class,
                 "--threads",
                 str(threads),
                 "--graceful-timeout",
@@ -619,10 +620,11 @@ def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
         env: t.Mapping[str, str] | None = None,
         workers: int = 2,
         threads: int = 4,
+        worker_class: str = "gthread",
     ) -> Gunicorn:
         workdir = tmp_path / f"gunicorn-{len(servers) + 1}"
         workdir.mkdir()
-        server = Gunicorn(app, workdir, env or {}, workers, threads)
+        server = Gunicorn(app, workdir, env or {}, workers, threads, worker_class)
         servers.append(server)
         return server
 

@@ -130,7 +130,9 @@ def events(body: bytes) -> list[tuple[str, t.Any]]:
     return found
 
 
-def post(app: Flask, name: str, data: dict[str, t.Any] | None = None, **kw: t.Any) -> t.Any:
+def post(
+    app: Flask, name: str, data: dict[str, t.Any] | None = None, **kw: t.Any
+) -> t.Any:
     client = app.test_client()
     ref, csrf, origin = prepare(client, name)
     headers = {
@@ -189,7 +191,9 @@ def test_without_javascript_the_action_runs_to_the_end_then_303(
     assert seen.closed.is_set()
 
 
-def test_without_javascript_a_failure_in_the_middle_is_the_usual_422(app: Flask) -> None:
+def test_without_javascript_a_failure_in_the_middle_is_the_usual_422(
+    app: Flask,
+) -> None:
     result = call(app.test_client(), "report.build", {"rows": 3})
     assert result.status == 422
     assert result.errors == {"rows": ["Three is not allowed."]}

@@ -1,0 +1,130 @@
+"""Streaming actions under gunicorn, sync and gthread workers: the first
+piece reaches the client while the action still runs, and a client that
+goes away stops the action (its ``finally`` runs) in the worker process."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from servers import Gunicorn
+
+pytestmark = pytest.mark.slow
+
+WORKERS = [("sync", 1), ("gthread", 4)]
+
+
+def open_stream(
+    server: Gunicorn, rows: int
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    """POST the report form as the browser script does; the response, unread."""
+    page = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    page.request("GET", "/")
+    answer = page.getresponse()
+    html = answer.read().decode()
+    cookie = (answer.getheader("Set-Cookie") or "").split(";")[0]
+    page.close()
+    form = re.search(r'<form[^>]*id="report".*?</form>', html, re.S)
+    assert form is not None
+    fields = dict(
+        re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(0)
+        )
+    )
+    fields["rows"] = str(rows)
+    body = "&".join(f"{k}={v}" for k, v in fields.items())
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request(
+        "POST",
+        "/",
+        body=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json, text/event-stream",
+            "X-Flask-Actions": "form",
+            "Origin": server.url,
+            "Cookie": cookie,
+        },
+    )
+    response = connection.getresponse()
+    assert response.status == 200, response.read()
+    assert response.getheader("Content-Type", "").startswith("text/event-stream")
+    assert response.getheader("X-Accel-Buffering") == "no"
+    return connection, response
+
+
+def read_until(response: http.client.HTTPResponse, marker: bytes) -> bytes:
+    received = b""
+    while marker not in received:
+        chunk = response.read1(65536)
+        assert chunk, f"the stream ended before {marker!r}: {received!r}"
+        received += chunk
+    return received
+
+
+def wait_for(path: Path, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize(("worker_class", "threads"), WORKERS)
+def test_the_first_piece_arrives_while_the_action_runs(
+    gunicorn: Callable[..., Gunicorn], tmp_path: Path, worker_class: str, threads: int
+) -> None:
+    server = gunicorn(
+        "apps.reports_app:create_app()",
+        {"REPORTS_DIR": str(tmp_path)},
+        workers=1,
+        threads=threads,
+        worker_class=worker_class,
+    )
+    connection, response = open_stream(server, rows=2)
+    # The action waits for "go" after its first row: without streaming
+    # (a buffering server) this event would never come.
+    first = read_until(response, b"event: text")
+    assert b'"Row 1 of 2"' in first and not (tmp_path / "finished-2").exists()
+    (tmp_path / "go").touch()
+    rest = read_until(response, b"event: result")
+    rest += response.read()
+    assert b'"ok": true' in rest or b'"ok":true' in rest
+    assert wait_for(tmp_path / "finished-2")
+    connection.close()
+
+
+@pytest.mark.parametrize(("worker_class", "threads"), WORKERS)
+def test_a_client_that_goes_away_stops_the_action_in_the_worker(
+    gunicorn: Callable[..., Gunicorn], tmp_path: Path, worker_class: str, threads: int
+) -> None:
+    server = gunicorn(
+        "apps.reports_app:create_app()",
+        {"REPORTS_DIR": str(tmp_path)},
+        workers=1,
+        threads=threads,
+        worker_class=worker_class,
+    )
+    connection, response = open_stream(server, rows=60)
+    read_until(response, b"event: text")
+    connection.close()  # the tab closed
+    (tmp_path / "go").touch()
+    # 60 rows take 18 s; the writes after the close fail and the action stops.
+    assert wait_for(tmp_path / "stopped-60", 8), (
+        tmp_path.iterdir(),
+        server.log.read_text(),
+    )
+    assert not (tmp_path / "finished-60").exists()
+    # The worker serves the next request.
+    connection, response = open_stream(server, rows=1)
+    assert b"event: result" in response.read()
+    connection.close()
