@@ -102,7 +102,9 @@ class SignupSchema(Schema):
         if value and value != "WELCOME":
             raise ValidationError("This invite code is unknown.")
 
-    @validates_schema
+    # skip_on_field_errors=False: checked while other fields are still wrong
+    # (a live check sends a form that is not filled in yet).
+    @validates_schema(skip_on_field_errors=False)
     def passwords_match(self, data: dict[str, t.Any], **kwargs: t.Any) -> None:
         if data.get("password") != data.get("repeat"):
             raise ValidationError("The passwords do not match.", field_name="repeat")

@@ -1,0 +1,183 @@
+"""Live checks in Chromium, JavaScript on and off, on a sign-up form written
+with ``fa.field`` (``tests/apps/signup_app.py``): errors after a blur for
+touched fields only, gone once fixed, the action never run, a blueprint
+guard respected; without JavaScript the browser's own constraints, then the
+server's 422."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+from servers import Tab
+
+sys.path.insert(0, str(Path(__file__).parent / "apps"))
+
+import signup_app  # noqa: E402
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from playwright.sync_api import Page
+    from servers import LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(live_server: Callable[..., LiveServer]) -> LiveServer:
+    return live_server(signup_app.create_app())
+
+
+def open_tab(server: LiveServer, browser_page: Callable[..., Page], js: bool) -> Tab:
+    tab = Tab(browser_page(js=js), server, js=js).open()
+    if js:
+        tab.page.wait_for_function("() => window.FlaskActions.load('live')")
+    return tab
+
+
+def checks(tab: Tab) -> list[t.Any]:
+    return [r for r in tab.posts if r.headers.get("x-flask-actions") == "validate"]
+
+
+def wait_checks(tab: Tab, count: int) -> None:
+    """Wait until ``count`` validate-only requests have been answered."""
+    for _ in range(200):
+        answered = [r for r in checks(tab) if r.response() is not None]
+        if len(answered) >= count:
+            tab.page.wait_for_timeout(50)  # the answer applied
+            return
+        tab.page.wait_for_timeout(25)
+    raise AssertionError(f"{len(checks(tab))} checks sent, {count} awaited")
+
+
+def errors(tab: Tab, field_id: str) -> list[str]:
+    items = tab.page.locator(f"#{field_id}-errors:not([hidden]) li")
+    return items.all_inner_texts()
+
+
+def test_errors_show_after_a_blur_for_touched_fields_only_and_go_when_fixed(
+    server: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(server, browser_page, js=True)
+    page = tab.page
+    page.fill("#username", "A!")
+    page.press("#username", "Tab")  # leaves it for the email field
+    wait_checks(tab, 1)
+    assert errors(tab, "username") == [
+        "Length must be between 3 and 20.",
+        "String does not match expected pattern.",
+    ]
+    assert page.get_attribute("#username", "aria-invalid") == "true"
+    assert page.get_attribute("#username", "aria-describedby") == "username-errors"
+    # The email field was focused, never left: untouched, and the others too,
+    # though the server found them all wrong.
+    for untouched in ("email", "password", "address-street", "terms"):
+        assert errors(tab, untouched) == []
+    assert page.get_attribute("#email", "aria-invalid") is None
+    # Typing in a field that shows an error checks it again, without a blur.
+    page.locator("#username").press_sequentially("x")  # "A!x"
+    page.fill("#username", "grace")
+    wait_checks(tab, 2)
+    page.wait_for_function("() => document.querySelector('#username-errors').hidden")
+    assert errors(tab, "username") == []
+    assert page.get_attribute("#username", "aria-invalid") is None
+    assert signup_app.CALLS["signup"] == 0
+    assert tab.same_document()
+    assert tab.violations() == []
+
+
+def test_a_schema_validator_names_its_field_and_nested_fields_check_too(
+    server: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(server, browser_page, js=True)
+    page = tab.page
+    page.fill("#password", "12345678")
+    page.fill("#repeat", "1234")
+    page.fill("#address-zip", "12")
+    page.fill("#pets-0-name", "R")
+    page.press("#pets-0-name", "Tab")
+    page.wait_for_function(
+        "() => !document.querySelector('#pets-0-name-errors').hidden"
+    )
+    assert errors(tab, "repeat") == ["The passwords do not match."]
+    assert errors(tab, "address-zip") == ["String does not match expected pattern."]
+    assert errors(tab, "pets-0-name") == ["Length must be between 2 and 20."]
+    assert errors(tab, "password") == []
+    # The password field was repeated, never sent back.
+    assert signup_app.CALLS["signup"] == 0
+
+
+def test_a_field_left_out_of_live_checks_is_never_sent_for_one(
+    server: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(server, browser_page, js=True)
+    page = tab.page
+    page.fill("#invite", "FREE-BEER")
+    page.press("#invite", "Tab")
+    page.fill("#about", "Hello")
+    page.press("#about", "Tab")
+    wait_checks(tab, 1)
+    assert len(checks(tab)) == 1  # for "about" only
+    assert signup_app.CALLS["invite_checks"] == 0
+    assert errors(tab, "invite") == []
+
+
+def test_a_guarded_action_checks_nothing_for_an_anonymous_user(
+    server: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(server, browser_page, js=True)
+    page = tab.page
+    page.fill("#title", "x")
+    page.press("#title", "Tab")
+    wait_checks(tab, 1)
+    assert checks(tab)[0].response().status == 401
+    assert errors(tab, "title") == []
+    page.goto(server.url + "/login")
+    tab.open()
+    tab.page.wait_for_function("() => window.FlaskActions.load('live')")
+    page.fill("#title", "x")
+    page.press("#title", "Tab")
+    wait_checks(tab, 2)
+    assert errors(tab, "title") == ["Length must be between 3 and 40."]
+    assert signup_app.CALLS["rename"] == 0
+
+
+def fill_valid(page: Page) -> None:
+    page.fill("#username", "grace")
+    page.fill("#email", "grace@example.com")
+    page.fill("#password", "12345678")
+    page.fill("#repeat", "12345678")
+    page.fill("#age", "36")
+    page.select_option("#plan", "pro")
+    page.select_option("#tags", ["music", "books"])
+    page.fill("#address-street", "1 Main St")
+    page.fill("#address-zip", "12345")
+    page.fill("#pets-0-name", "Rex")
+    page.check("#terms")
+
+
+def test_without_javascript_the_browser_refuses_then_the_server_answers(
+    server: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(server, browser_page, js=False)
+    page = tab.page
+    fill_valid(page)
+    page.fill("#username", "")
+    page.click("#join-button")
+    page.wait_for_timeout(200)
+    assert tab.posts == []  # required, empty: the browser did not send it
+    assert page.get_attribute("#username", "required") == ""
+    page.fill("#username", "grace")
+    page.fill("#repeat", "87654321")  # what only the server can tell
+    with page.expect_navigation():
+        page.click("#join-button")
+    assert len(tab.posts) == 1
+    assert errors(tab, "repeat") == ["The passwords do not match."]
+    assert page.get_attribute("#repeat", "aria-invalid") == "true"
+    assert page.input_value("#username") == "grace"
+    assert page.input_value("#password") == ""  # never sent back
+    assert page.input_value("#address-zip") == "12345"
+    assert signup_app.CALLS["signup"] == 0  # the schema refused it
