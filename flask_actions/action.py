@@ -186,6 +186,9 @@ class Action(t.Generic[P, R]):
         key: tuple[t.Any, ...] | None = None
         if reuse is not None and (type(one) is int or type(one) is str):
             key = (self, one)
+            found = reuse.recent.get(key)  # the common case: one read
+            if found is not None:
+                return t.cast(BoundAction, found[0])
             kept = reuse.get(key)
             if kept is not None:
                 return t.cast(BoundAction, kept)

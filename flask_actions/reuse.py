@@ -74,7 +74,7 @@ class Reuse:
         "keys",
         "budget",
         "generation",
-        "_recent",
+        "recent",
         "_older",
         "_recent_size",
         "_older_size",
@@ -87,14 +87,15 @@ class Reuse:
         self.budget = budget
         #: The generation of the keys what is kept was sealed under.
         self.generation = keys.generation
-        self._recent: dict[t.Hashable, tuple[t.Any, int]] = {}
+        #: The recently used half: ``key → (value, size)``.
+        self.recent: dict[t.Hashable, tuple[t.Any, int]] = {}
         self._older: dict[t.Hashable, tuple[t.Any, int]] = {}
         self._recent_size = 0
         self._older_size = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._recent) + len(self._older)
+        return len(self.recent) + len(self._older)
 
     @property
     def size(self) -> int:
@@ -109,14 +110,14 @@ class Reuse:
         if generation != self.generation:
             with self._lock:
                 if self.generation:  # what was sealed under the old keys goes
-                    self._recent, self._older = {}, {}
+                    self.recent, self._older = {}, {}
                     self._recent_size = self._older_size = 0
                 self.generation = generation
         return generation
 
     def get(self, key: t.Hashable) -> t.Any:
         """The value kept under ``key``, or ``None``."""
-        found = self._recent.get(key)
+        found = self.recent.get(key)
         if found is not None:
             return found[0]
         if key not in self._older:
@@ -137,13 +138,13 @@ class Reuse:
             self._add(key, (value, size))
 
     def _add(self, key: t.Hashable, entry: tuple[t.Any, int]) -> None:
-        replaced = self._recent.pop(key, None)
+        replaced = self.recent.pop(key, None)
         if replaced is not None:
             self._recent_size -= replaced[1]
         if 2 * (self._recent_size + entry[1]) > self.budget:
-            self._older, self._older_size = self._recent, self._recent_size
-            self._recent, self._recent_size = {}, 0
-        self._recent[key] = entry
+            self._older, self._older_size = self.recent, self._recent_size
+            self.recent, self._recent_size = {}, 0
+        self.recent[key] = entry
         self._recent_size += entry[1]
 
     def seal(
@@ -195,5 +196,7 @@ def reuse_of(app: Flask) -> Reuse | None:
     """The :class:`Reuse` of ``app``, or ``None`` if flask-actions is not set
     up on it."""
     # app.extensions["actions"] is the app's registry, which holds it.
-    registry = app.extensions.get("actions")
-    return None if registry is None else t.cast(Reuse, registry.reuse)
+    try:
+        return t.cast(Reuse, app.extensions["actions"].reuse)
+    except KeyError:
+        return None
