@@ -128,6 +128,9 @@ def _read(out: Constraints, validator: t.Any) -> None:
 
 # -- HTML ---------------------------------------------------------------------
 
+#: What a ``File()`` takes without ``accept``: any type it recognises.
+_ANY_FILE = File().accept
+
 #: The ``<input type>`` of each field type, most specific first.
 _INPUT_TYPES: tuple[tuple[type[ma.Field[t.Any]], str], ...] = (
     (File, "file"),
@@ -179,15 +182,29 @@ def _step(field: ma.Field[t.Any]) -> str | None:
 
 
 def refuses_empty(field: ma.Field[t.Any], constraints: Constraints) -> bool:
-    """Whether the schema refuses an input left empty: ``required`` fields
-    whose empty value means "not given" (numbers, dates, ... see
-    ``docs/validation.md``), and text fields whose ``Length`` needs at least
-    one character."""
+    """Whether the schema refuses an input left empty, so that the browser may
+    too (``required``): a ``required`` list (a ``<select multiple>`` or a file
+    input sends nothing then) or field whose empty value means "not given"
+    (numbers, dates, ... see ``docs/validation.md``), and a ``required`` text
+    field whose validators refuse ``""`` (a ``Length`` of at least one, a
+    regex or choices without the empty string)."""
     if not field.required:
         return False
-    if isinstance(field, ma.List):
-        return (constraints.min_length or 0) > 0 or empty_means_missing(field.inner)
-    return empty_means_missing(field) or (constraints.min_length or 0) > 0
+    if isinstance(field, ma.List) or empty_means_missing(field):
+        return True
+    return (
+        (constraints.min_length or 0) > 0
+        or any(regex.match("") is None for regex in constraints.regexes)
+        or (constraints.choices is not None and "" not in constraints.choices)
+    )
+
+
+def _accept(field: ma.Field[t.Any]) -> str | None:
+    """The ``accept`` of a file input: the types its field takes."""
+    kinds = getattr(field, "accept", None)
+    if not kinds or kinds == _ANY_FILE:
+        return None
+    return ",".join(kind.mimetype for kind in kinds)
 
 
 def html_attributes(field: ma.Field[t.Any]) -> dict[str, t.Any]:
@@ -203,13 +220,10 @@ def html_attributes(field: ma.Field[t.Any]) -> dict[str, t.Any]:
     attrs["required"] = refuses_empty(field, constraints)
     if isinstance(field, ma.List):
         attrs["multiple"] = True
-        inner = field.inner
-        if isinstance(inner, File) and inner.accept:
-            attrs["accept"] = ",".join(inner.accept)
+        attrs["accept"] = _accept(field.inner)
         return attrs
     if isinstance(field, File):
-        if field.accept:
-            attrs["accept"] = ",".join(field.accept)
+        attrs["accept"] = _accept(field)
         return attrs
     if kind in ("number", "date", "datetime-local", "time"):
         low, high = constraints.minimum, constraints.maximum
@@ -465,6 +479,6 @@ def html_pattern(pattern: str) -> str:
 def search_pattern(pattern: str) -> str:
     """The JSON Schema ``pattern`` for a :func:`js_pattern`: JSON Schema
     searches the value, ``re.match`` anchors at its start."""
-    if pattern.startswith("^") and "|" not in pattern:
-        return pattern
-    return f"^(?:{pattern})"
+    if "|" in pattern:
+        return f"^(?:{pattern})"
+    return pattern if pattern.startswith("^") else "^" + pattern

@@ -491,16 +491,15 @@ def _as_lists(data: dict[str, t.Any], shape: _FormShape) -> dict[str, t.Any]:
                 for k in value
             ):
                 continue
-            new = [value[k] for k in sorted(value, key=int)]
+            # A row of the form left blank is no item.
+            new = [value[k] for k in sorted(value, key=int) if not _blank(value[k])]
             inner = shape.item_shape(key)
             if inner is not None:
-                # A row of the form left blank is no item.
                 new = [
                     _as_lists(_without_empty(item, inner), inner)
                     if type(item) is dict
                     else item
                     for item in new
-                    if not _blank(item)
                 ]
         elif (nested := shape.of(key)) is not None:
             new = _as_lists(value, nested)
