@@ -193,7 +193,7 @@ class Action(t.Generic[P, R]):
             if kept is not None:
                 return t.cast(BoundAction, kept)
         if len(args) not in self._fitting_counts:
-            self._check_arity(len(args))
+            self.check_arity(len(args))
         try:
             payload = codec.dumps(list(args))
         except codec.CodecError as e:
@@ -208,7 +208,11 @@ class Action(t.Generic[P, R]):
             reuse.put(key, bound, binding_size(key[1], payload))
         return bound
 
-    def _check_arity(self, count: int) -> None:
+    def check_arity(self, count: int) -> None:
+        """Refuse ``count`` bound arguments if the function cannot take them.
+
+        :raises TypeError: saying what it takes.
+        """
         if count in self._fitting_counts:
             return
         if self._signature is None:

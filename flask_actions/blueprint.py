@@ -56,13 +56,20 @@ class ActionsMixin:
     :class:`ActionBlueprint` and :class:`~flask_actions.ActionExtension`."""
 
     _actions: list[Action[t.Any, t.Any]]
-    _before_action_funcs: list[t.Callable[..., t.Any]]
-    _after_action_funcs: list[t.Callable[..., t.Any]]
+    #: The ``before_action`` hooks, in the order they run (as Flask's
+    #: ``before_request_funcs``).
+    before_action_funcs: list[t.Callable[..., t.Any]]
+    #: The ``after_action`` hooks, in the order they run.
+    after_action_funcs: list[t.Callable[..., t.Any]]
 
-    def _init_actions(self) -> None:
+    def init_actions(self) -> None:
+        """Start with no actions and no hooks (for ``__init__``)."""
         self._actions = []
-        self._before_action_funcs = []
-        self._after_action_funcs = []
+        self.before_action_funcs = []
+        self.after_action_funcs = []
+
+    # The hooks a subclass fills (underscored as Flask's own
+    # _check_setup_finished: what a subclass overrides, not what callers use).
 
     def _action_name(self, func_name: str) -> str:
         raise NotImplementedError
@@ -169,7 +176,7 @@ class ActionsMixin:
         validated. Raise :class:`~flask_actions.ActionError` (or ``abort``) to
         refuse the call: the action does not run. Useful for authorization and
         auditing."""
-        self._before_action_funcs.append(f)
+        self.before_action_funcs.append(f)
         self._hooks_changed()
         return f
 
@@ -178,7 +185,7 @@ class ActionsMixin:
         """Register ``f(action, result)`` to run after each action, with the
         :class:`~flask_actions.ActionResult`. Return a result to replace it, or
         ``None`` to keep it."""
-        self._after_action_funcs.append(f)
+        self.after_action_funcs.append(f)
         self._hooks_changed()
         return f
 
@@ -199,7 +206,7 @@ class ActionBlueprint(Blueprint, ActionsMixin):
         self, name: str, import_name: str, *args: t.Any, **kwargs: t.Any
     ) -> None:
         super().__init__(name, import_name, *args, **kwargs)
-        self._init_actions()
+        self.init_actions()
 
     def _action_name(self, func_name: str) -> str:
         return f"{self.name}.{func_name}"
@@ -247,6 +254,6 @@ def chain_hooks(app: App, name: str | None) -> Hooks:
     registered as ``name`` and of its parents, the outermost first."""
     chain = [app.blueprints.get(n) for n in blueprint_chain(name)]
     homes = [bp for bp in chain if isinstance(bp, ActionBlueprint)]
-    before = tuple(f for bp in homes for f in bp._before_action_funcs)
-    after = tuple(f for bp in homes for f in bp._after_action_funcs)
+    before = tuple(f for bp in homes for f in bp.before_action_funcs)
+    after = tuple(f for bp in homes for f in bp.after_action_funcs)
     return before, after

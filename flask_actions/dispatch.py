@@ -180,7 +180,7 @@ def _open_args(
             raise BadBoundArguments("The form's hidden data cannot be read.")
         args = tuple(decoded)
     try:
-        action._check_arity(len(args))
+        action.check_arity(len(args))
     except TypeError:
         raise BadBoundArguments(
             "The form's hidden data does not fit this action (the page may be older"

@@ -127,7 +127,7 @@ class ActionExtension(ActionsMixin):
     """
 
     def __init__(self, app: Flask | None = None) -> None:
-        self._init_actions()
+        self.init_actions()
         #: The apps initialised, held weakly: the extension does not keep an
         #: app alive.
         self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
@@ -176,13 +176,13 @@ class ActionExtension(ActionsMixin):
         secrets_of(app)  # fail now, with a helpful message, if there is no secret
         check_secrets(app)
         check_trusted_hosts(app)
-        check_csrf_field(app.config, self._actions)
+        check_csrf_field(app.config, self.actions)
         registry = Registry(
-            run_action, (self._before_action_funcs, self._after_action_funcs)
+            run_action, (self.before_action_funcs, self.after_action_funcs)
         )
         app.extensions["actions"] = registry
         self._apps.add(app)
-        for action in self._actions:
+        for action in self.actions:
             registry.add(app, action)
         for name, blueprint in list(app.blueprints.items()):
             if isinstance(blueprint, ActionBlueprint):  # registered before init_app

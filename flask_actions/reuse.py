@@ -42,13 +42,13 @@ REUSE_BUDGET = 4 * 1024 * 1024
 #: last sealed token) and that token's time (CPython 3.10-3.13 on 64 bits;
 #: ``tests/test_token_cache.py`` holds the estimate to what ``tracemalloc``
 #: measures).
-ENTRY_OVERHEAD = 560
+_ENTRY_OVERHEAD = 560
 
 #: ``(generation, ref, sealed at)``: the last token sealed for a binding.
 Sealed: t.TypeAlias = "tuple[int, str, float]"
 
 
-class Sealable(t.Protocol):
+class _Sealable(t.Protocol):
     """What :meth:`Reuse.seal` reads and writes of a
     :class:`~flask_actions.BoundAction`."""
 
@@ -148,7 +148,7 @@ class Reuse:
         self._recent_size += entry[1]
 
     def seal(
-        self, app: Flask, bound: Sealable, reuse: float | None = None
+        self, app: Flask, bound: _Sealable, reuse: float | None = None
     ) -> tuple[str, float]:
         """``"<id>.<token>"`` for ``bound`` and when its token was sealed
         (``time.monotonic``): its last token when that is young and of the
@@ -188,7 +188,7 @@ def binding_size(argument: object, payload: bytes) -> int:
         + sys.getsizeof(payload)
         + 4 * len(payload) // 3
         + 160
-        + ENTRY_OVERHEAD
+        + _ENTRY_OVERHEAD
     )
 
 
