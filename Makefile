@@ -75,6 +75,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/build_js.py --check
+	$(BIN)/python scripts/check_imports.py
 
 format: venv
 	$(BIN)/ruff check --fix .

@@ -3,6 +3,7 @@ function-local, and a cycle fails the check."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,25 @@ def test_a_function_local_import_back_is_a_cycle(tmp_path: Path) -> None:
     checked = _check(package)
     assert checked.returncode == 1
     assert "import cycle among 3 modules" in checked.stdout
+
+
+def test_flask_actions_has_no_import_cycle() -> None:
+    checked = _check(SCRIPT.parent.parent / "flask_actions")
+    assert checked.returncode == 0, checked.stdout
+    assert "no import cycle." in checked.stdout
+
+
+def test_a_cycle_added_to_a_copy_of_flask_actions_fails(tmp_path: Path) -> None:
+    """The check of the real package can fail: its copy, with the lowest
+    module (codec) importing the request walk back, has a cycle."""
+    copy = tmp_path / "flask_actions"
+    shutil.copytree(SCRIPT.parent.parent / "flask_actions", copy)
+    codec = copy / "codec.py"
+    codec.write_text(
+        codec.read_text(encoding="utf-8")
+        + "\n\ndef _late() -> None:\n    from . import dispatch  # noqa: F401\n",
+        encoding="utf-8",
+    )
+    checked = _check(copy)
+    assert checked.returncode == 1
+    assert "flask_actions.codec -> flask_actions.dispatch" in checked.stdout
