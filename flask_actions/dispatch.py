@@ -209,7 +209,9 @@ def run_action(**_view_args: t.Any) -> t.Any:
         )
         return respond(submission, asking, Effects(), None)
     if streaming.wants_stream(entry.action.func, submission):
-        return streaming.streamed(submission, lambda: invoke(entry, submission), respond)
+        return streaming.streamed(
+            submission, lambda: invoke(entry, submission), respond
+        )
     result, effects, passthrough = invoke(entry, submission)
     return respond(submission, result, effects, passthrough)
 

@@ -20,8 +20,8 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from . import codec
-from .keys import keys_of
 from .crypto import BadToken
+from .keys import keys_of
 from .results import ActionResult
 
 COOKIE_NAME = "flask_actions_result"
@@ -96,11 +96,7 @@ def _load() -> ActionResult | None:
         return None
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        raw = (
-            keys_of(app)
-            .ring(app)
-            .unseal("result", sealed, _CONTEXT, max_age=MAX_AGE)
-        )
+        raw = keys_of(app).ring(app).unseal("result", sealed, _CONTEXT, max_age=MAX_AGE)
         fields = codec.loads(zlib.decompress(raw))
     except (BadToken, codec.CodecError, zlib.error):
         return None

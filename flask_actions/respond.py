@@ -28,8 +28,8 @@ from werkzeug.wrappers import Response
 
 from . import codec
 from . import flashing
-from .registry import blueprint_chain
 from .negotiation import MODE_HEADER
+from .registry import blueprint_chain
 from .results import ActionResult
 from .results import Effects
 from .wire import csrf_enabled

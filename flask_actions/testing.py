@@ -54,7 +54,6 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from . import codec
-from .registry import get_registry
 from .action import Action
 from .action import BoundAction
 from .action import Target
@@ -69,6 +68,7 @@ from .html_forms import read_page
 from .html_forms import Typed
 from .negotiation import ACTION_HEADER
 from .negotiation import MODE_HEADER
+from .registry import get_registry
 from .results import ActionResult
 from .signals import action_failed
 from .signals import action_succeeded
@@ -472,7 +472,9 @@ def _describe(app: Flask, ref: str | None) -> str:
     if not token:
         return name
     try:
-        args = codec.loads(registry.keys.ring(app).unseal("bound", token, name.encode()))
+        args = codec.loads(
+            registry.keys.ring(app).unseal("bound", token, name.encode())
+        )
     except (BadToken, codec.CodecError):
         return f"{name}(?)"
     return f"{name}({', '.join(map(repr, args))})"
