@@ -180,6 +180,7 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY="reports secret: long and random enough for a test app",
         ACTIONS_MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        TRUSTED_HOSTS=["127.0.0.1", "localhost"],
         **(config or {}),
     )
     ActionExtension(app)
