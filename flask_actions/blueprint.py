@@ -136,6 +136,11 @@ class ActionsMixin:
             unless it says so.
         :param idempotent: ``False``: its submissions carry no submission key,
             so a duplicate runs again (``docs/idempotency.md``).
+
+        A setup method, as ``route`` is: declare actions at import time. On
+        a blueprint already registered, or on an extension whose app has
+        served a request, it raises :exc:`AssertionError` with Flask's
+        message.
         """
 
         def decorator(f: t.Callable[..., t.Any]) -> Action[t.Any, t.Any]:
