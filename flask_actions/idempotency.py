@@ -53,6 +53,7 @@ from werkzeug.exceptions import BadRequest
 
 from . import claims
 from . import codec
+from . import messages
 from . import wire
 from .crypto import b64decode
 from .crypto import b64encode
@@ -91,7 +92,7 @@ DEFAULT_FILE = "flask-actions-submissions.sqlite3"
 
 _MINT = struct.Struct(">I12s")  # issued at (unix seconds), nonce
 _MAC_SIZE = 12
-_MAX_COUNTER_DIGITS = 9
+_MAX_COUNTER_DIGITS = 10
 _MAX_CLIENT_KEY = 255
 _G_MINTER = "_flask_actions_minter"
 _EXTENSION_KEY = "actions.idempotency"
@@ -464,7 +465,7 @@ def _failure(
     return ActionResult(
         ok=False,
         status=status,
-        message=message,
+        message=messages.translated(message),
         action=action.name,
         args=submission.args,
         values=submission.values,

@@ -22,7 +22,9 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from markupsafe import Markup
 
+from . import fields
 from . import flashing
+from . import idempotency
 from .action import Action
 from .action import BoundAction
 from .action import no_template_context
@@ -41,6 +43,7 @@ from .wire import CONFIRM_FIELD
 from .wire import CONFIRMED_FIELD
 from .wire import csrf_enabled
 from .wire import csrf_field_name
+from .wire import KEY_FIELD
 
 _G_RENDER = "_flask_actions_render"
 #: What fa.button sets itself; a keyword argument cannot change them.
@@ -229,9 +232,14 @@ class _Macros:
 
     @no_template_context
     def hidden(self, target: Target | str) -> Markup:
-        html = _hidden_input(ACTION_FIELD, _resolve(target).ref)
-        if csrf_enabled(current_app.config):
+        resolved = _resolve(target)
+        html = _hidden_input(ACTION_FIELD, resolved.ref)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        if csrf_enabled(app.config):
             html += _csrf_input()
+        key = idempotency.mint(app, resolved.action)
+        if key is not None:
+            html += _hidden_input(KEY_FIELD, key)
         return Markup(html)
 
     @no_template_context
@@ -241,12 +249,15 @@ class _Macros:
         files: bool = False,
         caller: t.Callable[[], str] | None = None,
         confirm: str | None = None,
+        live: bool = False,
         **attributes: t.Any,
     ) -> Markup:
         """``fa.form``: see ``macros.html``."""
         resolved = _resolve(target)
         enctype = ' enctype="multipart/form-data"' if files else ""
         asks = ""
+        if live:  # checked as the user types: flask-actions-live.js
+            attributes = {**attributes, "data_fa_live": True}
         if confirm is not None:
             attributes = {**attributes, "data_fa_confirm": confirm}
             asks = _hidden_input(CONFIRM_FIELD, confirm)
@@ -307,6 +318,9 @@ class _Macros:
             inner = str(caller()) if caller is not None else _attr_value(label)
             merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}
             tail = self._tail(render, str(self.attrs(merged)), inner)
+        key = self._own_key(render, resolved)
+        if key is not None:  # REF~TOKEN~~KEY: no confirmation flag
+            token = f"{token or BUTTON_TOKEN_SEPARATOR}~~{key}"
         # str.__new__: the markup is built here, escaped where needed, so
         # Markup's own check for an __html__ method is work for nothing.
         return str.__new__(Markup, f"{render.button_head}{ref}{token}{tail}")
@@ -338,7 +352,16 @@ class _Macros:
         )
         # REF~TOKEN~FLAG, the token empty inside an fa.form.
         value = f"{ref}{token or BUTTON_TOKEN_SEPARATOR}{BUTTON_TOKEN_SEPARATOR}{flag}"
+        key = self._own_key(render, target)
+        if key is not None:  # REF~TOKEN~FLAG~KEY
+            value += BUTTON_TOKEN_SEPARATOR + key
         return Markup(f"{question}{render.button_head}{value}{tail}")
+
+    @staticmethod
+    def _own_key(render: _Render, target: Target) -> str | None:
+        """The submission key of a button outside any fa.form, a form of its
+        own (inside one, the form's key is the form's action's)."""
+        return None if render.forms else idempotency.mint(render.app, target.action)
 
     def _awaiting(self, target: Target) -> bool:
         """Whether the page answers a press of ``target`` that asked first."""
@@ -353,6 +376,27 @@ class _Macros:
 
     def label(self, target: Target | str) -> str:
         return _resolve(target).action.func_name.replace("_", " ").capitalize()
+
+    @no_template_context
+    def field(
+        self, name: str, target: Target | str | None = None, **options: t.Any
+    ) -> Markup:
+        """``fa.field``: see :mod:`.fields`."""
+        own = {k: options.pop(k) for k in fields.OPTIONS if k in options}
+        return fields.render(
+            self, self._target(target), name, attributes=options, **own
+        )
+
+    @no_template_context
+    def field_label(
+        self,
+        name: str,
+        text: str | None = None,
+        target: Target | str | None = None,
+        **attributes: t.Any,
+    ) -> Markup:
+        """``fa.label``: see :mod:`.fields`."""
+        return fields.label(self._target(target), name, text, self, attributes)
 
     def _target(self, target: Target | str | None) -> Target | None:
         if target is not None:

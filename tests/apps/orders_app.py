@@ -87,7 +87,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         ACTIONS_IDEMPOTENCY_ON_OUTAGE=os.environ.get("ORDERS_ON_OUTAGE", "open"),
     )
     app.config.update(config or {})
-    with sqlite3.connect(database) as db:
+    with sqlite3.connect(app.config["ORDERS_DB"]) as db:
         db.execute(
             "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY,"
             " item TEXT NOT NULL, quantity INTEGER NOT NULL)"
