@@ -39,11 +39,8 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from . import codec
-from . import idempotency
-from . import messages
 from . import security
 from . import streaming
-from . import validation
 from . import wire
 from .crypto import BadToken
 from .crypto import TokenExpired
@@ -135,14 +132,6 @@ def recognise(app: Flask, **extra: t.Any) -> None:
         # Authentic, only old: its arguments still tell which form to refill.
         args = _open_args(app, entry, token, max_age=None)
 
-    key: bytes | None = None
-    try:
-        key = idempotency.read_key(app, entry.action)
-    except idempotency.BadSubmissionKey as e:
-        if not recoverable:
-            raise
-        soft = soft or e
-
     csrf_field = csrf_field_name(config)
     payload, values = wire.read_payload(entry.action.schema, csrf_field)
 
@@ -156,7 +145,6 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     submission = Submission(args, payload, values, mode, page, soft)
     if soft is None:
         submission.confirmation = wire.pending_confirmation()
-        submission.key = key
     setattr(g, _G_SUBMISSION, (entry, submission))
 
 
@@ -207,8 +195,6 @@ def run_action(**_view_args: t.Any) -> t.Any:
     if pending is None:  # only reachable by routing to the endpoint by hand
         raise UnknownAction("Actions are invoked by POSTing a form or a call.")
     entry, submission = pending
-    if validation.requested():  # the schema's verdict only: nothing runs
-        return validation.answer(entry, submission)
     if submission.confirmation is not None:
         # Nothing runs and nothing happened: the page asks, the same button
         # (now rendered confirmed) runs it.
@@ -222,32 +208,12 @@ def run_action(**_view_args: t.Any) -> t.Any:
             awaiting_confirmation=True,
         )
         return respond(submission, asking, Effects(), None)
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    ticket = idempotency.claim(app, entry.action, submission)
-    if isinstance(ticket, ActionResult):  # a duplicate, or a refusal to run
-        return respond(submission, ticket, Effects(), None)
     if streaming.wants_stream(entry.action.func, submission):
         return streaming.streamed(
-            submission,
-            lambda: _settled(app, ticket, invoke(entry, submission)),
-            respond,
+            submission, lambda: invoke(entry, submission), respond
         )
     result, effects, passthrough = invoke(entry, submission)
-    if ticket is not None:
-        idempotency.settle(app, ticket, result, effects, passthrough)
     return respond(submission, result, effects, passthrough)
-
-
-def _settled(
-    app: Flask,
-    ticket: t.Any,
-    outcome: tuple[ActionResult, Effects, Response | None],
-) -> tuple[ActionResult, Effects, Response | None]:
-    """``outcome``, recorded for its submission key first (a streamed
-    invocation ends in the stream's thread)."""
-    if ticket is not None:
-        idempotency.settle(app, ticket, *outcome)
-    return outcome
 
 
 def refused_before_the_action(response: Response) -> Response:
@@ -263,8 +229,6 @@ def refused_before_the_action(response: Response) -> Response:
     if pending is None:
         return response
     entry, submission = pending
-    if validation.requested():  # no signal, no errors: the guard's status
-        return validation.refused(response)
     action = entry.action
     result = ActionResult(
         ok=False,
@@ -322,7 +286,8 @@ def invoke(
     """Run the action of a checked submission and build its result.
 
     The call's outcomes, each handled by its own function below: a return
-    value, a response of its own, a redirect, a failure (validation, an
+    value or a response of its own (:func:`_returned`), a redirect
+    (:func:`_follow`), a failure (:func:`_failed`: validation, an
     :class:`ActionError`, an HTTP error, a crash). A call that a decorator or
     hook refused (the action's own function never ran) is a failure with the
     status of the refusal. A rejection the page recovers from fails without
@@ -345,8 +310,7 @@ def invoke(
             app.ensure_sync(hook)(action, submission.args)
         call_args = submission.args
         if action.schema is not None:
-            schema = messages.translated_schema(action.schema)
-            call_args = (*call_args, schema.load(submission.payload))
+            call_args = (*call_args, action.schema.load(submission.payload))
         if action_started.receivers:
             action_started.send(
                 app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
@@ -357,34 +321,13 @@ def invoke(
         result.ran = _ran(action, ran, refusal=isinstance(rv, Response))
         if not result.ran and not isinstance(rv, Response):
             rv = app.make_response(rv)  # a decorator's answer: a view's return value
-        if isinstance(rv, Response):
-            passthrough = _own_response(action, result, rv)
-        else:
-            result.ok, result.status, result.data = True, 200, rv
+        passthrough = _returned(action, result, rv)
     except Redirect as r:
         result.ran = _ran(action, ran, refusal=False)
         _follow(action, result, r.location, r.code)
-    except ValidationError as e:
-        exception = e
-        result.ran = ran[0]
-        result.status = 422
-        result.errors, result.message = _validation_result(e)
-    except ActionError as e:
-        exception = e
-        result.ran = ran[0]
-        result.status, result.message, result.errors = (
-            e.status,
-            e.message,
-            dict(e.errors),
-        )
-    except HTTPException as e:
-        exception = e
-        result.ran = _ran(action, ran, refusal=True)
-        result.status, result.message = e.code or 500, e.description
     except Exception as e:
         exception = e
-        result.ran = ran[0]
-        _crashed(app, result, e)
+        _failed(app, action, result, e, ran)
     finally:
         end_own_call(token)
         end_effects()
@@ -411,7 +354,7 @@ def _recover(
     result = ActionResult(
         ok=False,
         status=rejection.code or 400,
-        message=rejection.get_message(),
+        message=str(rejection.description),
         action=entry.action.name,
         args=submission.args,
         values=submission.values,
@@ -427,6 +370,43 @@ def _after_hooks(app: Flask, entry: Entry, result: ActionResult) -> ActionResult
         if replaced is not None:
             result = replaced
     return result
+
+
+def _returned(
+    action: Action[t.Any, t.Any], result: ActionResult, rv: t.Any
+) -> Response | None:
+    """Succeed with the value the action returned, or record a response of
+    its own (:func:`_own_response`), which is passed through unless it
+    redirects."""
+    if isinstance(rv, Response):
+        return _own_response(action, result, rv)
+    result.ok, result.status, result.data = True, 200, rv
+    return None
+
+
+def _failed(
+    app: Flask,
+    action: Action[t.Any, t.Any],
+    result: ActionResult,
+    error: Exception,
+    ran: list[bool],
+) -> None:
+    """Fail with what ``error`` says: a validation error (422, the field
+    errors), an :class:`ActionError` (its status, message and errors), an
+    HTTP error (its status; a refusal if the action's own function did not
+    run), anything else a crash (500 and a reference, :func:`_crashed`)."""
+    result.ran = ran[0]
+    if isinstance(error, ValidationError):
+        result.status = 422
+        result.errors, result.message = _validation_result(error)
+    elif isinstance(error, ActionError):
+        result.status, result.message = error.status, error.message
+        result.errors = dict(error.errors)
+    elif isinstance(error, HTTPException):
+        result.ran = _ran(action, ran, refusal=True)
+        result.status, result.message = error.code or 500, error.description
+    else:
+        _crashed(app, result, error)
 
 
 def _ran(action: Action[t.Any, t.Any], box: list[bool], *, refusal: bool) -> bool:
@@ -518,8 +498,10 @@ def _crashed(app: Flask, result: ActionResult, error: Exception) -> None:
     if app.debug or app.testing:
         result.message = f"{type(error).__name__}: {error} (reference {reference})"
     else:
-        text = messages.translated(messages.CRASHED)
-        result.message = text.format(reference=reference)
+        result.message = (
+            "Something went wrong on our side and nothing was saved. Please try"
+            f" again; if it happens again, quote reference {reference}."
+        )
 
 
 def _undo(effects: Effects, saved_session: dict[str, t.Any]) -> None:
