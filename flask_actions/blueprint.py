@@ -229,7 +229,7 @@ class ActionBlueprint(Blueprint, ActionsMixin):
         if "actions" in app.extensions:
             # Flask's own rule for the name a blueprint is registered under.
             name = f"{state.name_prefix}.{state.name}".lstrip(".")
-            get_registry(app).add(app, action, name, chain_hooks(app, name))
+            get_registry(app).add(app, action, name, _chain_hooks(app, name))
 
     def register_actions(self, app: Flask, name: str) -> None:
         """Register this blueprint's actions on ``app``, where it is
@@ -237,7 +237,7 @@ class ActionBlueprint(Blueprint, ActionsMixin):
         were registered first)."""
         registry = get_registry(app)
         for action in self._actions:
-            registry.add(app, action, name, chain_hooks(app, name))
+            registry.add(app, action, name, _chain_hooks(app, name))
 
     def register(self, app: App, options: dict[str, t.Any]) -> None:
         """Register on ``app``, with its actions (see the module docstring).
@@ -254,7 +254,7 @@ class ActionBlueprint(Blueprint, ActionsMixin):
         super().register(app, options)
 
 
-def chain_hooks(app: App, name: str | None) -> Hooks:
+def _chain_hooks(app: App, name: str | None) -> Hooks:
     """The ``before_action`` and ``after_action`` hooks of the blueprint
     registered as ``name`` and of its parents, the outermost first."""
     chain = [app.blueprints.get(n) for n in blueprint_chain(name)]
