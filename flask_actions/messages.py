@@ -191,32 +191,49 @@ def message_ids() -> list[str]:
 
 
 def own_messages() -> list[str]:
-    """The extension's own messages a person may read: the constant message
-    of each rejection and :class:`~flask_actions.ActionError` raised in the
-    package's source (read from it, so that none is forgotten)."""
+    """The extension's own messages a person may read, read from the
+    package's source so that none is forgotten: the constant message of each
+    of its exceptions raised (rejections, :class:`~flask_actions.ActionError`)
+    and of each failed result it makes (``message=`` of an
+    :class:`~flask_actions.ActionResult`, the messages of ``_failure``)."""
     import ast
+    import importlib
+    import pkgutil
     from pathlib import Path
 
-    here = Path(__file__).parent
-    # The classes exceptions.py defines or imports, read from its source (not
-    # imported: exceptions imports this module).
-    raised: set[str] = set()
-    for node in ast.walk(ast.parse((here / "exceptions.py").read_text("utf-8"))):
-        if isinstance(node, ast.ClassDef):
-            raised.add(node.name)
-        elif isinstance(node, ast.ImportFrom) and node.module == "werkzeug.exceptions":
-            raised.update(alias.asname or alias.name for alias in node.names)
+    from werkzeug.exceptions import HTTPException
+
+    from .exceptions import ActionError
+
+    user_facing = (HTTPException, ActionError)
+    package = Path(__file__).parent
+    raised: set[str] = {"ActionResult", "_failure"}
+    for module in pkgutil.iter_modules([str(package)]):
+        loaded = importlib.import_module(f"{__package__}.{module.name}")
+        raised.update(
+            name
+            for name, value in vars(loaded).items()
+            if isinstance(value, type) and issubclass(value, user_facing)
+        )
     out: list[str] = []
-    for path in sorted(here.glob("*.py")):
-        tree = ast.parse(path.read_text("utf-8"))
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in raised
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                out.append(node.args[0].value)
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "translated":
+                pass  # messages.translated("..."): a message with {values}
+            elif not (isinstance(func, ast.Name) and func.id in raised):
+                continue
+            values = [
+                *node.args,
+                *(k.value for k in node.keywords if k.arg == "message"),
+            ]
+            out.extend(
+                v.value
+                for v in values
+                if isinstance(v, ast.Constant)
+                and isinstance(v.value, str)
+                and " " in v.value
+            )
     return list(dict.fromkeys(out))

@@ -46,6 +46,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wsgi import get_content_length
 from wtforms.validators import ValidationError as CSRFValidationError
 
+from . import messages
 from .exceptions import CrossSiteRequest
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
@@ -126,10 +127,18 @@ def _too_large(
         "unknown length" if size is None else f"{size} bytes",
         f"{limit} bytes",
     )
-    sent = "larger than" if size is None else f"{size_text(size)}, more than"
+    if size is None:
+        text = messages.translated(
+            "The submission is larger than the {limit} an action accepts. Send"
+            " less data (smaller files)."
+        )
+    else:
+        text = messages.translated(
+            "The submission is {size}, more than the {limit} an action accepts."
+            " Send less data (smaller files)."
+        )
     error = PayloadTooLarge(
-        f"The submission is {sent} the {size_text(limit)} an action accepts."
-        " Send less data (smaller files)."
+        text.format(size=size_text(size or 0), limit=size_text(limit))
     )
     error.form = form
     return error
