@@ -1,12 +1,13 @@
 """The keys of one app: its secrets, the key ring made from them, and the
-sealed tokens kept for reuse under them.
+ids of its actions under them.
 
 One :class:`Keys` belongs to each app set up with
 :class:`~flask_actions.ActionExtension` (``keys_of(app)``). Its
 :attr:`~Keys.generation` names the secrets it holds: a number no other key
 set of the process has had. When the app's secrets change (a rotation in
 ``app.config``), the ring is made again and the generation moves on; whatever
-was sealed under an older generation is not reused.
+was sealed under an older generation is not reused (see
+:mod:`flask_actions.reuse`).
 """
 
 from __future__ import annotations
