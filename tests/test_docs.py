@@ -43,6 +43,7 @@ SAMPLE_PAGES = [
     "revalidation",
     "signals",
     "deployment",
+    "streaming",
     "testing",
     "configuration",
     "migrating",
