@@ -15,8 +15,9 @@ the app's translation directories (``ACTIONS_BABEL_DOMAIN`` names another,
 
 A message given per field (``error_messages={"required": ...}``, a
 validator's ``error=``) is looked up too, so it can be an English message
-id or a ``lazy_gettext`` of the app's. :func:`message_ids` lists every id,
-for a translator's catalogue (``docs/validation.md``).
+id or a ``lazy_gettext`` of the app's.
+:func:`~flask_actions.message_catalog.message_ids` lists every id, for a
+translator's catalogue (``docs/validation.md``).
 
 Without Flask-Babel nothing changes and it is never imported.
 """
@@ -133,7 +134,7 @@ def _translate_field(
 
 
 def _translate_validator(validator: t.Any, translations: _Translations) -> t.Any:
-    names = _message_attributes(type(validator))
+    names = message_attributes(type(validator))
     if not names and not hasattr(validator, "validators"):
         return validator
     out = copy.copy(validator)
@@ -148,7 +149,7 @@ def _translate_validator(validator: t.Any, translations: _Translations) -> t.Any
 
 
 @functools.lru_cache(maxsize=64)
-def _message_attributes(cls: type) -> tuple[str, ...]:
+def message_attributes(cls: type) -> tuple[str, ...]:
     """The message attributes of a marshmallow validator class:
     ``default_message``, ``message_min``... and ``error`` (the one given)."""
     names = [
@@ -158,82 +159,3 @@ def _message_attributes(cls: type) -> tuple[str, ...]:
         and isinstance(getattr(cls, n, None), str)
     ]
     return (*names, "error")
-
-
-def message_ids() -> list[str]:
-    """Every message id to translate: marshmallow's (field types and
-    validators) and the extension's own, for a ``.po`` catalogue."""
-    import inspect
-
-    from marshmallow import fields as ma
-    from marshmallow import Schema
-    from marshmallow import validate
-
-    ids: dict[str, None] = {}
-    for _, cls in inspect.getmembers(ma, inspect.isclass):
-        if issubclass(cls, ma.Field):
-            for message in getattr(cls, "default_error_messages", {}).values():
-                ids.setdefault(str(message))
-    for message in Schema._default_error_messages.values():
-        ids.setdefault(str(message))
-    for _, cls in inspect.getmembers(validate, inspect.isclass):
-        for name in _message_attributes(cls):
-            value = getattr(cls, name, None)
-            if isinstance(value, str):
-                ids.setdefault(value)
-    from .uploads import File
-
-    for message in File.default_error_messages.values():
-        ids.setdefault(str(message))
-    for message in (*own_messages(), CRASHED):
-        ids.setdefault(message)
-    return list(ids)
-
-
-def own_messages() -> list[str]:
-    """The extension's own messages a person may read, read from the
-    package's source so that none is forgotten: the constant message of each
-    of its exceptions raised (rejections, :class:`~flask_actions.ActionError`)
-    and of each failed result it makes (``message=`` of an
-    :class:`~flask_actions.ActionResult`, the messages of ``_failure``)."""
-    import ast
-    import importlib
-    import pkgutil
-    from pathlib import Path
-
-    from werkzeug.exceptions import HTTPException
-
-    from .exceptions import ActionError
-
-    user_facing = (HTTPException, ActionError)
-    package = Path(__file__).parent
-    raised: set[str] = {"ActionResult", "_failure"}
-    for module in pkgutil.iter_modules([str(package)]):
-        loaded = importlib.import_module(f"{__package__}.{module.name}")
-        raised.update(
-            name
-            for name, value in vars(loaded).items()
-            if isinstance(value, type) and issubclass(value, user_facing)
-        )
-    out: list[str] = []
-    for path in sorted(package.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            if isinstance(func, ast.Attribute) and func.attr == "translated":
-                pass  # messages.translated("..."): a message with {values}
-            elif not (isinstance(func, ast.Name) and func.id in raised):
-                continue
-            values = [
-                *node.args,
-                *(k.value for k in node.keywords if k.arg == "message"),
-            ]
-            out.extend(
-                v.value
-                for v in values
-                if isinstance(v, ast.Constant)
-                and isinstance(v.value, str)
-                and " " in v.value
-            )
-    return list(dict.fromkeys(out))

@@ -19,8 +19,8 @@ from marshmallow import validate
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
+from flask_actions.message_catalog import message_ids
 from flask_actions.messages import CRASHED
-from flask_actions.messages import message_ids
 from flask_actions.testing import call
 from flask_actions.testing import prepare
 
