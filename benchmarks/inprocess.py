@@ -113,8 +113,25 @@ def unit(key: str, csrf: bool = True) -> t.Callable[[], None]:
     fields = dict(VALID_FORM)
     if token:
         fields["csrf_token"] = token
-    if key in ("action_form", "action_page", "action_nopage"):
+    if key in ("action_form", "action_page", "action_nopage", "action_validate"):
         fields["_action"] = ref or ""
+    if key == "action_validate":
+        # A live check of the same form (fa.form(..., live=True)): the guards
+        # and the schema, not the action; 204 for a valid form.
+        headers.update(
+            {
+                "Accept": "application/json",
+                "X-Flask-Actions": "validate",
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+        )
+        check = _Call(app, "POST", "/", headers, urlencode(fields).encode())
+
+        def validate() -> None:
+            status, _ = check()
+            assert status.startswith("204"), status
+
+        return validate
     if key in ("action_page", "action_nopage"):
         # The script submitting the form: the JSON answer, with the page the
         # no-JS flow would show (parity) or, asked for none, without it.
@@ -160,6 +177,7 @@ KEYS = (
     "view_form",
     "action_page",
     "action_nopage",
+    "action_validate",
 )
 
 
