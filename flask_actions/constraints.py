@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import decimal
 import enum
 import functools
 import re
@@ -57,7 +56,7 @@ class Constraints:
     equal: tuple[t.Any] | None = None
     #: ``Regexp``: the regexes a value must match at its start (Python's
     #: ``re.match``), as compiled.
-    regexes: tuple[re.Pattern[str], ...] = ()
+    regexes: tuple[re.Pattern[t.Any], ...] = ()
     #: ``ContainsOnly`` / ``ContainsNoneOf`` on a list: per item.
     item_choices: tuple[t.Any, ...] | None = None
     item_excluded: tuple[t.Any, ...] | None = None
@@ -172,10 +171,8 @@ def _step(field: ma.Field[t.Any]) -> str | None:
     if isinstance(field, ma.Integer):
         return None  # the default step of a number input, 1
     if isinstance(field, ma.Decimal) and field.places is not None:
-        places = field.places  # marshmallow keeps it as a quantum, Decimal("0.01")
-        if isinstance(places, int):
-            places = decimal.Decimal(1).scaleb(-places)
-        return str(places)
+        # marshmallow keeps it as a quantum: Decimal("0.01") for places=2
+        return str(field.places)
     if isinstance(field, ma.Number):
         return "any"
     return None
@@ -443,7 +440,7 @@ class _Translator:
 
 
 @functools.lru_cache(maxsize=256)
-def js_pattern(regex: re.Pattern[str]) -> str | None:
+def js_pattern(regex: re.Pattern[t.Any]) -> str | None:
     """``regex`` as a JavaScript pattern (``u`` or ``v`` flag) that matches the
     same strings, or ``None`` when there is no such translation here (flags
     other than ``re.ASCII``, back references, Python-only syntax).

@@ -47,6 +47,8 @@ CRASHED = (
 class _Translations(t.Protocol):
     def gettext(self, message: str) -> str: ...
 
+    def __hash__(self) -> int: ...
+
 
 def _translations() -> _Translations | None:
     """The catalogue of the current request's locale, or ``None`` without
@@ -124,9 +126,9 @@ def _translate_field(
         for inner in field.tuple_fields:
             _translate_field(inner, translations, depth)
     elif isinstance(field, ma.Dict):
-        for inner in (field.key_field, field.value_field):
-            if inner is not None:
-                _translate_field(inner, translations, depth)
+        for part in (field.key_field, field.value_field):
+            if part is not None:
+                _translate_field(part, translations, depth)
     elif isinstance(field, ma.Nested) and depth < 16:
         nested = field.schema  # the copy's own instance, made now
         if isinstance(nested, Schema):
@@ -148,8 +150,7 @@ def _translate_validator(validator: t.Any, translations: _Translations) -> t.Any
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def message_attributes(cls: type) -> tuple[str, ...]:
+def message_attributes(cls: type[t.Any]) -> tuple[str, ...]:
     """The message attributes of a marshmallow validator class:
     ``default_message``, ``message_min``... and ``error`` (the one given)."""
     names = [

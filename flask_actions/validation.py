@@ -108,7 +108,7 @@ def live_schema(schema: Schema) -> tuple[Schema, dict[str, t.Any]]:
     if not left_out:
         return schema, left_out
     copy = type(schema)(
-        only=schema.only,
+        only=t.cast("set[str] | None", schema.only),
         exclude=(*schema.exclude, *_attr_paths(schema, left_out)),
         many=schema.many,
         load_only=schema.load_only,

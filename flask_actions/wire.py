@@ -467,7 +467,7 @@ def _blank(value: t.Any) -> bool:
     empty."""
     if type(value) is dict:
         return all(_blank(v) for v in value.values())
-    return value == ""
+    return bool(value == "")
 
 
 #: The longest index of an indexed name (``items.123456.name``).
