@@ -43,6 +43,7 @@ import inspect
 import logging
 import queue
 import threading
+import time
 import typing as t
 
 from flask import current_app
@@ -76,6 +77,8 @@ EVENT_STREAM = "text/event-stream"
 _BACKLOG = 64
 #: How often a generator waiting for room checks that the client is still there.
 _POLL = 0.05
+#: Seconds between two hand-overs of the interpreter to a waiting writer.
+_HAND_OVER = 0.001
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,15 +138,23 @@ class _Channel:
     def __init__(self) -> None:
         self.events: queue.Queue[bytes] = queue.Queue(maxsize=_BACKLOG)
         self.gone = threading.Event()
+        self.handed = 0.0
         self.task: tuple[asyncio.AbstractEventLoop, asyncio.Task[t.Any]] | None = None
 
     def put(self, event: bytes) -> None:
         while not self.gone.is_set():
             try:
                 self.events.put(event, timeout=_POLL)
-                return
             except queue.Full:
                 continue
+            now = time.monotonic()
+            if self.events.qsize() == 1 and now - self.handed > _HAND_OVER:
+                # The writer waits for this piece: let it run now rather than
+                # after the interpreter's switch interval (5 ms), at most once
+                # a millisecond (a fast generator's pieces go in batches).
+                self.handed = now
+                time.sleep(0)
+            return
         raise Cancelled
 
     def cancel(self) -> None:
@@ -283,7 +294,9 @@ def streamed(
             channel.cancel()
             worker.join()
 
-    response = app.response_class(stream_with_context(body()), mimetype=EVENT_STREAM)
+    response: Response = app.response_class(
+        stream_with_context(body()), mimetype=EVENT_STREAM
+    )
     response.headers["Cache-Control"] = "no-store, no-transform"
     response.headers["X-Accel-Buffering"] = "no"
     response.headers["Vary"] = "Accept"
