@@ -39,8 +39,11 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from . import codec
+from . import idempotency
+from . import messages
 from . import security
 from . import streaming
+from . import validation
 from . import wire
 from .crypto import BadToken
 from .crypto import TokenExpired
@@ -132,6 +135,14 @@ def recognise(app: Flask, **extra: t.Any) -> None:
         # Authentic, only old: its arguments still tell which form to refill.
         args = _open_args(app, entry, token, max_age=None)
 
+    key: bytes | None = None
+    try:
+        key = idempotency.read_key(app, entry.action)
+    except idempotency.BadSubmissionKey as e:
+        if not recoverable:
+            raise
+        soft = soft or e
+
     csrf_field = csrf_field_name(config)
     payload, values = wire.read_payload(entry.action.schema, csrf_field)
 
@@ -145,6 +156,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     submission = Submission(args, payload, values, mode, page, soft)
     if soft is None:
         submission.confirmation = wire.pending_confirmation()
+        submission.key = key
     setattr(g, _G_SUBMISSION, (entry, submission))
 
 
@@ -195,6 +207,8 @@ def run_action(**_view_args: t.Any) -> t.Any:
     if pending is None:  # only reachable by routing to the endpoint by hand
         raise UnknownAction("Actions are invoked by POSTing a form or a call.")
     entry, submission = pending
+    if validation.requested():  # the schema's verdict only: nothing runs
+        return validation.answer(entry, submission)
     if submission.confirmation is not None:
         # Nothing runs and nothing happened: the page asks, the same button
         # (now rendered confirmed) runs it.
@@ -208,12 +222,32 @@ def run_action(**_view_args: t.Any) -> t.Any:
             awaiting_confirmation=True,
         )
         return respond(submission, asking, Effects(), None)
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    ticket = idempotency.claim(app, entry.action, submission)
+    if isinstance(ticket, ActionResult):  # a duplicate, or a refusal to run
+        return respond(submission, ticket, Effects(), None)
     if streaming.wants_stream(entry.action.func, submission):
         return streaming.streamed(
-            submission, lambda: invoke(entry, submission), respond
+            submission,
+            lambda: _settled(app, ticket, invoke(entry, submission)),
+            respond,
         )
     result, effects, passthrough = invoke(entry, submission)
+    if ticket is not None:
+        idempotency.settle(app, ticket, result, effects, passthrough)
     return respond(submission, result, effects, passthrough)
+
+
+def _settled(
+    app: Flask,
+    ticket: t.Any,
+    outcome: tuple[ActionResult, Effects, Response | None],
+) -> tuple[ActionResult, Effects, Response | None]:
+    """``outcome``, recorded for its submission key first (a streamed
+    invocation ends in the stream's thread)."""
+    if ticket is not None:
+        idempotency.settle(app, ticket, *outcome)
+    return outcome
 
 
 def refused_before_the_action(response: Response) -> Response:
@@ -229,6 +263,8 @@ def refused_before_the_action(response: Response) -> Response:
     if pending is None:
         return response
     entry, submission = pending
+    if validation.requested():  # no signal, no errors: the guard's status
+        return validation.refused(response)
     action = entry.action
     result = ActionResult(
         ok=False,
@@ -310,7 +346,8 @@ def invoke(
             app.ensure_sync(hook)(action, submission.args)
         call_args = submission.args
         if action.schema is not None:
-            call_args = (*call_args, action.schema.load(submission.payload))
+            schema = messages.translated_schema(action.schema)
+            call_args = (*call_args, schema.load(submission.payload))
         if action_started.receivers:
             action_started.send(
                 app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
@@ -354,7 +391,7 @@ def _recover(
     result = ActionResult(
         ok=False,
         status=rejection.code or 400,
-        message=str(rejection.description),
+        message=rejection.get_message(),
         action=entry.action.name,
         args=submission.args,
         values=submission.values,
@@ -498,10 +535,8 @@ def _crashed(app: Flask, result: ActionResult, error: Exception) -> None:
     if app.debug or app.testing:
         result.message = f"{type(error).__name__}: {error} (reference {reference})"
     else:
-        result.message = (
-            "Something went wrong on our side and nothing was saved. Please try"
-            f" again; if it happens again, quote reference {reference}."
-        )
+        text = messages.translated(messages.CRASHED)
+        result.message = text.format(reference=reference)
 
 
 def _undo(effects: Effects, saved_session: dict[str, t.Any]) -> None:

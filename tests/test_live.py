@@ -18,7 +18,7 @@ from flask_actions.wire import ACTION_FIELD
 
 sys.path.insert(0, str(Path(__file__).parent / "apps"))
 
-import signup_app  # noqa: E402
+import signup_app
 
 VALID = {
     "username": "grace",
@@ -60,7 +60,11 @@ def validate(
     form: dict[str, t.Any] = {**data, ACTION_FIELD: ref}
     if token and csrf:
         form["csrf_token"] = token
-    sent = {"Origin": origin, "X-Flask-Actions": "validate", "Accept": "application/json"}
+    sent = {
+        "Origin": origin,
+        "X-Flask-Actions": "validate",
+        "Accept": "application/json",
+    }
     return client.post("/", data=form, headers={**sent, **(headers or {})})
 
 

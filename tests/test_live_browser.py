@@ -15,7 +15,7 @@ from servers import Tab
 
 sys.path.insert(0, str(Path(__file__).parent / "apps"))
 
-import signup_app  # noqa: E402
+import signup_app
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
