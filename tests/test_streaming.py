@@ -13,6 +13,7 @@ import typing as t
 
 import pytest
 from flask import Flask
+from flask import session
 from marshmallow import fields
 from marshmallow import ValidationError
 
@@ -20,6 +21,7 @@ from flask_actions import ActionBlueprint
 from flask_actions import ActionError
 from flask_actions import ActionExtension
 from flask_actions import Progress
+from flask_actions import redirect
 from flask_actions import Return
 from flask_actions.testing import call
 from flask_actions.testing import prepare
@@ -88,6 +90,16 @@ def make(seen: Seen) -> Flask:
             yield Progress(2)
         finally:
             seen.closed.set()
+
+    @bp.action
+    def elsewhere() -> t.Iterator[str]:
+        yield "leaving"
+        redirect("/done")
+
+    @bp.action
+    def remember() -> t.Iterator[str]:
+        session["seen"] = True
+        yield "remembered"
 
     @bp.action
     def slow() -> t.Iterator[str]:
@@ -258,3 +270,34 @@ def test_heartbeats_fill_long_gaps(app: Flask, seen: Seen) -> None:
     body = b"".join(received)
     assert body.count(b":\n\n") >= 3
     assert [e[1] for e in events(body) if e[0] == "text"] == ["a", "b"]
+
+
+def test_a_redirect_at_the_end_travels_in_the_result(app: Flask) -> None:
+    got = [e for e in events(post(app, "report.elsewhere").data) if e[0]]
+    assert got[0] == ("text", "leaving")
+    assert got[-1][1]["ok"] is True and got[-1][1]["redirect"] == "/done"
+    result = call(app.test_client(), "report.elsewhere")
+    assert result.response.status_code == 303
+    assert result.response.location == "/done"
+
+
+def test_session_changes_while_streaming_are_not_sent_and_the_log_says_so(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, "flask_actions"):
+        response = post(app, "report.remember")
+        assert [e for e in events(response.data) if e[0]][-1][1]["ok"] is True
+    assert any("while streaming" in r.getMessage() for r in caplog.records)
+    # Without JavaScript the session is sent as usual.
+    client = app.test_client()
+    call(client, "report.remember")
+    with client.session_transaction() as stored:
+        assert stored.get("seen") is True
+
+
+def test_a_rejected_request_gets_the_usual_answer_and_runs_nothing(
+    app: Flask, seen: Seen
+) -> None:
+    response = post(app, "report.build", {"rows": 2}, headers={"X-CSRFToken": "forged"})
+    assert response.status_code == 403 and response.mimetype == "application/json"
+    assert seen.steps == [] and not seen.closed.is_set()
