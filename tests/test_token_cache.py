@@ -17,6 +17,7 @@ import typing as t
 
 from flask import Flask
 from flask import render_template_string
+from servers import SAME_ORIGIN
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
@@ -24,7 +25,6 @@ from flask_actions.registry import get_registry
 from flask_actions.reuse import REUSE_BUDGET
 
 MiB = 1024 * 1024
-ORIGIN = {"Origin": "http://localhost"}
 
 #: A page that binds what its URL says, as a tag or a search page does.
 SLUG_PAGE = """{% import "flask_actions/macros.html" as fa %}
@@ -77,7 +77,9 @@ def _sealed(html: str) -> list[str]:
 
 
 def _press(client: t.Any, ref: str, path: str) -> int:
-    return int(client.post(path, data={"_button": ref}, headers=ORIGIN).status_code)
+    return int(
+        client.post(path, data={"_button": ref}, headers=SAME_ORIGIN).status_code
+    )
 
 
 def _long_slug(number: int) -> str:
