@@ -15,22 +15,18 @@
   const doc = document;
   const WAIT = 300; // ms after the last change before asking the server
   const touched = new WeakMap(); // form -> Set of the names the user touched
-  const timers = new WeakMap(); // form -> the pending check's timeout
-  const inFlight = new WeakMap(); // form -> the AbortController of its check
-
-  const liveForm = (control) => {
-    const form = control.form;
-    const live = form?.hasAttribute('data-fa-live') && /^(INPUT|SELECT|TEXTAREA)$/.test(control.nodeName);
-    return live && control.name && !control.closest('[data-fa-live=off]') ? form : null;
-  };
+  const latest = new WeakMap(); // form -> the number of its newest check
 
   function touch(event, always) {
-    const form = liveForm(event.target);
-    if (!form || !(always || event.target.getAttribute('aria-invalid') === 'true')) return;
+    const control = event.target;
+    const form = control.form;
+    if (!form?.hasAttribute('data-fa-live') || !control.name || !/^(INPUT|SELECT|TEXTAREA)$/.test(control.nodeName)) return;
+    if (control.closest('[data-fa-live=off]') || !(always || control.getAttribute('aria-invalid') === 'true')) return;
     if (!touched.has(form)) touched.set(form, new Set());
-    touched.get(form).add(event.target.name);
-    clearTimeout(timers.get(form));
-    timers.set(form, setTimeout(() => check(form), WAIT));
+    touched.get(form).add(control.name);
+    const number = (latest.get(form) || 0) + 1;
+    latest.set(form, number);
+    setTimeout(() => latest.get(form) === number && check(form, number), WAIT);
   }
   doc.addEventListener('change', (event) => touch(event, true));
   doc.addEventListener('focusout', (event) => touch(event, true));
@@ -38,58 +34,48 @@
   // A form sent or reset starts afresh: what the page shows then is the server's.
   for (const type of ['fa:success', 'reset']) doc.addEventListener(type, (event) => touched.delete(event.target), true);
 
-  async function check(form) {
-    inFlight.get(form)?.abort(); // an older answer would be out of date
-    const controller = new AbortController();
-    inFlight.set(form, controller);
-    let errors;
+  async function check(form, number) {
+    let errors = {};
     try {
       const response = await fetch(form.action, {
         method: 'POST',
         body: new FormData(form),
-        signal: controller.signal,
         mode: 'same-origin',
         credentials: 'same-origin',
         headers: { 'X-Flask-Actions': 'validate', Accept: 'application/json' },
       });
-      if (response.status === 204) errors = {};
-      else if (response.status === 422) errors = (await response.json()).errors || {};
-      else return;
+      if (response.status === 422) errors = (await response.json()).errors;
+      else if (response.status !== 204) return;
     } catch {
       return;
     }
-    if (!form.hasAttribute('aria-busy')) show(form, errors);
-  }
-
-  // The messages of `name` ("address.city", "pets.0.name") in nested errors.
-  function messagesOf(errors, name) {
-    let node = errors;
-    for (const part of name.split('.')) node = node && typeof node === 'object' && !Array.isArray(node) ? node[part] : null;
-    return Array.isArray(node) ? node : [];
+    if (latest.get(form) === number) show(form, errors); // else out of date
   }
 
   function show(form, errors) {
     for (const name of touched.get(form) || []) {
-      const controls = [...form.elements].filter((control) => control.name === name && control.type !== 'hidden');
-      const control = controls[controls.length - 1];
-      if (!control) continue;
+      // The messages of "address.city" or "pets.0.name" in nested errors.
+      let messages = errors;
+      for (const part of name.split('.')) messages = messages?.[part];
+      messages = Array.isArray(messages) ? messages : [];
+      const control = [...form.elements].filter((element) => element.name === name && element.type !== 'hidden').pop();
       let list = [...form.querySelectorAll('[data-fa-errors]')].find((element) => element.dataset.faErrors === name);
+      if (!control) continue;
       if (!list) {
         list = doc.createElement('ul');
         list.className = 'fa-errors';
         list.dataset.faErrors = name;
         control.after(list);
       }
-      const messages = messagesOf(errors, name);
       list.replaceChildren(...messages.map((message) => Object.assign(doc.createElement('li'), { textContent: message })));
       list.hidden = !messages.length;
       if (messages.length) {
-        list.id ||= (control.id || name.replace(/\W/g, '-')) + '-errors';
+        list.id ||= (control.id || name) + '-errors';
         control.setAttribute('aria-invalid', 'true');
         control.setAttribute('aria-describedby', list.id);
       } else control.removeAttribute('aria-invalid');
     }
   }
 
-  FlaskActions.extend('live', { check });
+  FlaskActions.extend('live', { check: (form) => check(form, latest.get(form)) });
 })();

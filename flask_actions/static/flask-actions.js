@@ -577,4 +577,5 @@
   // Fetched ahead when this page will need them.
   if (doc.querySelector('template[data-fa-optimistic]')) load('optimistic');
   if (doc.querySelector('[data-fa-stream],[data-fa-progress],input[type=file]')) load('progress');
+  if (doc.querySelector('form[data-fa-live]')) load('live'); // checks as the user types
 })();
