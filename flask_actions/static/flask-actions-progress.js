@@ -172,7 +172,9 @@
   async function call(ref, data, options = {}) {
     const isForm = data instanceof FormData;
     const body = isForm ? data : JSON.stringify(data === undefined ? {} : data);
-    const headers = { 'X-Action': ref, 'X-Flask-Actions': 'call' };
+    // One key per call, kept by its retries (docs/idempotency.md).
+    const key = crypto.getRandomValues(new Uint32Array(4)).join('-');
+    const headers = { 'X-Action': ref, 'X-Flask-Actions': 'call', 'Idempotency-Key': key };
     if (csrfMeta()) headers['X-CSRFToken'] = csrfMeta().content;
     if (!isForm) headers['Content-Type'] = 'application/json';
     if (options.page === false) headers[PAGE_HEADER] = 'none';

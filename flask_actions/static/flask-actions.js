@@ -24,6 +24,7 @@
     tooLarge: 'This is too large to send. Send less (a smaller file, a shorter text).',
     otherSite: 'This form sends to another site, so nothing was sent.',
     badRedirect: 'The server sent an address this page does not open.',
+    offline: 'Offline: this is sent when the connection is back.',
   };
 
   const submissions = new Map(); // form, or fa.button of its own, -> its submission in flight
@@ -407,40 +408,54 @@
   // `watch` (a form's submission, or a call's options) hears of progress: a
   // body with files goes with the progress extra's XMLHttpRequest (fetch
   // reports no upload progress), a streamed answer is read by that extra.
+  // A request with a submission key (docs/idempotency.md) runs once on the
+  // server however often it arrives: one lost to the network is sent again
+  // with the same key (3 times, backing off), one lost because the browser
+  // is offline when the connection is back, and its form says it waits.
   async function send(url, body, headers, signal, watch) {
     const answer = (status, message, more) => ({
       ...more,
       result: { ok: !message, status, data: null, errors: {}, message: message || null, redirect: null },
     });
     if (!sameOrigin(url)) return answer(0, messages.otherSite);
-    let response;
-    try {
-      const request = {
-        method: 'POST',
-        body,
-        signal,
-        mode: 'same-origin', // the browser refuses a redirect to another origin too
-        credentials: 'same-origin',
-        headers: { Accept: 'application/json, text/event-stream', ...headers },
-      };
-      const files = body instanceof FormData && [...body.values()].some((value) => value.size);
-      response = await (files ? (await load('progress')).upload(url, request, watch) : fetch(url, request));
-      if (!sameOrigin(response.url)) return answer(0, messages.otherSite);
-      const type = response.headers.get('Content-Type') || '';
-      const status = response.status;
-      if (/json|event-stream/.test(type)) {
-        const result = /json/.test(type) ? await response.json() : await (await load('progress')).read(response, watch);
-        if (result.redirect && !webAddress(result.redirect))
-          return { response, result: { ...result, ok: false, redirect: null, message: messages.badRedirect } };
-        return { response, result };
+    const keyed = headers['Idempotency-Key'] || body.has?.('_submission') || /\.\d+$/.test(body.get?.('_button'));
+    for (let attempt = 0; ; attempt++) {
+      let response;
+      try {
+        const request = {
+          method: 'POST',
+          body,
+          signal,
+          mode: 'same-origin', // the browser refuses a redirect to another origin too
+          credentials: 'same-origin',
+          headers: { Accept: 'application/json, text/event-stream', ...headers },
+        };
+        const files = body instanceof FormData && [...body.values()].some((value) => value.size);
+        response = await (files ? (await load('progress')).upload(url, request, watch) : fetch(url, request));
+        if (!sameOrigin(response.url)) return answer(0, messages.otherSite);
+        const type = response.headers.get('Content-Type') || '';
+        const status = response.status;
+        if (/json|event-stream/.test(type)) {
+          const result = /json/.test(type) ? await response.json() : await (await load('progress')).read(response, watch);
+          if (result.redirect && !webAddress(result.redirect))
+            return { response, result: { ...result, ok: false, redirect: null, message: messages.badRedirect } };
+          return { response, result };
+        }
+        if (status < 400) return answer(status, null, { response, file: /html/.test(type) ? await response.text() : await response.blob() });
+        return answer(status, status === 413 ? messages.tooLarge : status < 500 ? messages.refused : messages.server, { response });
+      } catch (error) {
+        if (error.name === 'AbortError') throw error;
+        if (!keyed || attempt > 2)
+          return answer(response ? response.status : 0, response ? messages.server : messages.network, { response, error });
+        const offline = !navigator.onLine;
+        if (offline && watch?.form) showMessage(watch.form, messages.offline);
+        await new Promise((resolve) =>
+          offline ? addEventListener('online', resolve, { once: true }) : setTimeout(resolve, 400 * 3 ** attempt),
+        );
       }
-      if (status < 400) return answer(status, null, { response, file: /html/.test(type) ? await response.text() : await response.blob() });
-      return answer(status, status === 413 ? messages.tooLarge : status < 500 ? messages.refused : messages.server, { response });
-    } catch (error) {
-      if (error.name === 'AbortError') throw error;
-      return answer(response ? response.status : 0, response ? messages.server : messages.network, { response, error });
     }
   }
+
 
   // A rejection the server lets the page recover from: it carries a fresh
   // CSRF token (and, for a form, the page with fresh hidden fields), and the
@@ -535,6 +550,12 @@
       apply(outcome, form);
       if (form.isConnected) return submit(form, submitter, body);
     }
+    // Done: the form's keys get another counter (the server signs the rest),
+    // so that sending it again, also from the back/forward cache, is a new
+    // submission, not a repeat.
+    if (result.ok)
+      for (const field of form.querySelectorAll('[name=_submission],[data-fa-button]'))
+        field.value = field.value.replace(/\.\d+$/, '.' + ((Math.random() * 1e9) | 0));
     const detail = { form, submitter, result, response: response || null, error: outcome.error };
     if (emit(form, result.ok ? 'success' : 'failure', detail, 1)) {
       apply(outcome, form, result.ok ? submission.snapshot : null);
