@@ -8,7 +8,9 @@
 5. ``benchmarks.bench_cache.run()``, when that module exists;
 6. streaming actions: time to the first progress event, a 1,000-event stream
    against one plain call, memory over 100,000 events
-   (``benchmarks.bench_stream``).
+   (``benchmarks.bench_stream``);
+7. submission keys on the action path, off and on, embedded store and Redis
+   (``benchmarks.bench_idempotency``).
 
 Options shorten or select parts; ``--help`` lists them.
 """
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         "--python-load", action="store_true", help="use the Python load generator"
     )
     parser.add_argument("--quick", action="store_true", help="2 rounds of 1 s")
-    for part in ("http", "inprocess", "render", "script", "cache", "stream"):
+    parts = ("http", "inprocess", "render", "script", "cache", "stream", "keys")
+    for part in parts:
         parser.add_argument(f"--no-{part}", action="store_true", help=f"skip {part}")
     args = parser.parse_args(argv)
     if args.quick:
@@ -123,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import bench_stream
 
         bench_stream.run(quick=args.quick)
+    if not args.no_keys:
+        from . import bench_idempotency
+
+        section(bench_idempotency.run(rounds=3 if args.quick else 15, echo=False))
     print(f"Done in {time.monotonic() - started:.0f} s.")
     return 0
 

@@ -482,7 +482,8 @@ def _fingerprint(action: Action[t.Any, t.Any], submission: Submission) -> bytes:
         separators=(",", ":"),
     )
     digest = hashlib.sha256(body.encode("utf-8", "surrogatepass"))
-    digest.update(codec.dumps(list(submission.args)))
+    if submission.args:
+        digest.update(codec.dumps(list(submission.args)))
     return digest.digest()
 
 
@@ -502,50 +503,48 @@ _ALREADY_DONE = "This was already done."
 
 
 def _outcome(result: ActionResult, own_response: bool) -> bytes:
-    """The result, as a duplicate will get it (at most MAX_OUTCOME bytes)."""
-    fields: dict[str, t.Any] = {
-        "ok": result.ok,
-        "status": result.status,
-        "message": result.message,
-        "redirect": result.redirect,
-        "paths": result.revalidated_paths,
-        "tags": result.revalidated_tags,
-        "reference": result.reference,
-        "ran": result.ran,
-        "errors": codec.to_json(result.errors),
-    }
+    """The result, as a duplicate will get it (at most MAX_OUTCOME bytes):
+    its fields as JSON, a NUL (which JSON text escapes), its data encoded
+    with :mod:`~flask_actions.codec` (typed values come back typed)."""
+    ok, status, message, data = result.ok, result.status, result.message, result.data
     if own_response:  # a file or a page of its own: not kept
-        fields.update(ok=True, status=200, message=result.message or _ALREADY_DONE)
-        return codec.dumps({**fields, "data": None})
+        ok, status, message, data = True, 200, message or _ALREADY_DONE, None
     try:
-        raw = codec.dumps({**fields, "data": result.data})
+        encoded = codec.dumps(data)
     except codec.CodecError:
-        raw = codec.dumps({**fields, "data": codec.to_json(result.data)})
+        encoded = codec.dumps(codec.to_json(data))
+    errors = codec.to_json(result.errors) if result.errors else {}
+    fields: list[t.Any] = [ok, status, message, result.redirect]
+    fields += [result.revalidated_paths, result.revalidated_tags]
+    fields += [result.reference, result.ran, errors]
+    raw = json.dumps(fields, separators=(",", ":")).encode() + b"\0" + encoded
     if len(raw) > claims.MAX_OUTCOME:
-        small = {**fields, "errors": {}, "data": None}
-        small["message"] = result.message or _ALREADY_DONE
-        raw = codec.dumps(small)
+        fields[2], fields[8] = message or _ALREADY_DONE, {}
+        raw = json.dumps(fields, separators=(",", ":")).encode() + b"\0null"
     return raw
 
 
 def _replay(
     action: Action[t.Any, t.Any], submission: Submission, outcome: bytes
 ) -> ActionResult:
-    fields = codec.loads(outcome)
+    head, _, data = outcome.partition(b"\0")
+    ok, status, message, redirect, paths, tags, reference, ran, errors = json.loads(
+        head
+    )
     logger.info(
         "A duplicate submission of %s got the first one's outcome.", action.name
     )
     return ActionResult(
-        ok=bool(fields["ok"]),
-        status=int(fields["status"]),
-        data=fields["data"],
-        errors=dict(fields["errors"]),
-        message=fields["message"],
-        redirect=fields["redirect"],
-        revalidated_paths=list(fields["paths"]),
-        revalidated_tags=list(fields["tags"]),
-        reference=fields["reference"],
-        ran=bool(fields["ran"]),
+        ok=bool(ok),
+        status=int(status),
+        data=codec.loads(data),
+        errors=dict(errors),
+        message=message,
+        redirect=redirect,
+        revalidated_paths=list(paths),
+        revalidated_tags=list(tags),
+        reference=reference,
+        ran=bool(ran),
         action=action.name,
         args=submission.args,
         values=submission.values,

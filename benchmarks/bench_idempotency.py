@@ -1,0 +1,217 @@
+"""What submission keys cost on the action path (``docs/idempotency.md``).
+
+The same action request, keys off (``ACTIONS_IDEMPOTENCY = False``) and on,
+with the embedded store (SQLite in a temporary file) and with Redis (a
+private ``redis-server`` on a free loopback port, when it is on ``PATH``):
+
+- a form sent without JavaScript (``POST``, answered ``303``);
+- the same form sent by the script (JSON, with the page rendered);
+- a call from a script (JSON, with an ``Idempotency-Key`` header).
+
+Every request carries a key not seen before (the page's key with another
+counter, as the script makes them; a new header key per call), so each one
+claims, runs and keeps its outcome: the cost of a first submission, not of a
+replay. CPU time is not the measure here, as Redis time is spent waiting on
+a socket: wall time of interleaved batches, the best batch reported, and
+the ratio to keys off is the median of the per-round ratios.
+
+Run alone with ``python -m benchmarks.bench_idempotency``; ``make bench``
+runs it with the others. Target: the embedded store within 10% of keys off.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import shutil
+import tempfile
+import time
+import typing as t
+from urllib.parse import urlencode
+
+from flask import Flask
+from flask import render_template_string
+from werkzeug.datastructures import Headers
+from werkzeug.test import EnvironBuilder
+
+from flask_actions import ActionBlueprint
+from flask_actions import ActionExtension
+
+from .apps.common import TRUSTED_HOSTS
+from .bench_cache import _Redis
+from .stats import median_ratio
+
+PAGE = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
+{% call fa.form(action("shop.create")) %}<input name="item"><button>Go</button>
+{% endcall %}"""
+
+ORIGIN = "http://localhost"
+
+
+def _app(config: dict[str, t.Any]) -> Flask:
+    shop = ActionBlueprint("shop", __name__)
+    orders: list[str] = []
+
+    @shop.route("/")
+    def index() -> str:
+        return render_template_string(PAGE)
+
+    @shop.action
+    def create(item: str = "") -> dict[str, int]:
+        orders.append(item)
+        return {"id": len(orders)}
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="benchmark secret " * 3, TRUSTED_HOSTS=TRUSTED_HOSTS, **config
+    )
+    ActionExtension(app)
+    app.register_blueprint(shop)
+    return app
+
+
+class _Sender:
+    """Requests of one kind, each with a key of its own, straight into the
+    app's WSGI callable."""
+
+    def __init__(self, app: Flask, kind: str) -> None:
+        self.app = app
+        self.kind = kind
+        client = app.test_client()
+        response = client.get("/")
+        page = response.get_data(as_text=True)
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
+        cookies = "; ".join(
+            h.split(";", 1)[0] for h in response.headers.getlist("Set-Cookie")
+        )
+        self.key_prefix = fields.get("_submission", "").rpartition(".")[0]
+        self.fields = {**fields, "item": "tea"}
+        self.headers = {"Origin": ORIGIN, "Cookie": cookies}
+        self.expect = "303"
+        if kind == "enhanced":  # the script sending the form: JSON and the page
+            self.headers.update(
+                {"Accept": "application/json", "X-Flask-Actions": "form"}
+            )
+            self.expect = "200"
+        if kind == "call":
+            self.headers.update(
+                {
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                    "X-Action": fields["_action"],
+                    "X-Flask-Actions": "call",
+                    "X-CSRFToken": fields["csrf_token"],
+                }
+            )
+            self.expect = "200"
+        else:
+            self.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.counter = itertools.count(10**8)
+
+    def __call__(self) -> None:
+        n = next(self.counter)
+        headers = dict(self.headers)
+        if self.kind == "call":
+            headers["Idempotency-Key"] = f"bench-{n}"
+            body = b'{"item": "tea"}'
+        else:
+            fields = dict(self.fields)
+            if self.key_prefix:
+                fields["_submission"] = f"{self.key_prefix}.{n}"
+            body = urlencode(fields).encode()
+        environ = EnvironBuilder(
+            path="/", method="POST", headers=Headers(headers), data=body
+        ).get_environ()
+        environ["wsgi.input"] = io.BytesIO(body)
+        seen: list[str] = []
+
+        def start_response(status: str, *rest: t.Any) -> t.Any:
+            seen.append(status)
+            return lambda data: None
+
+        iterable = self.app.wsgi_app(environ, start_response)
+        for _ in iterable:
+            pass
+        getattr(iterable, "close", lambda: None)()
+        if not seen[0].startswith(self.expect):
+            raise RuntimeError(f"{self.kind}: {seen[0]}")
+
+
+def measure(
+    stores: dict[str, dict[str, t.Any]],
+    kinds: t.Sequence[str] = ("form", "enhanced", "call"),
+    number: int = 200,
+    rounds: int = 15,
+) -> dict[tuple[str, str], list[float]]:
+    """Wall microseconds per request of each batch, by (kind, store)."""
+    senders = {
+        (kind, store): _Sender(_app(config), kind)
+        for kind in kinds
+        for store, config in stores.items()
+    }
+    for send in senders.values():
+        for _ in range(50):
+            send()
+    samples: dict[tuple[str, str], list[float]] = {k: [] for k in senders}
+    for _ in range(rounds):
+        for key, send in senders.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                send()
+            samples[key].append((time.perf_counter() - start) / number * 1e6)
+    return samples
+
+
+def report(samples: dict[tuple[str, str], list[float]]) -> list[str]:
+    lines = [
+        "Submission keys on the action path, per request (wall time, best batch;"
+        " × = median per-round ratio to keys off)",
+        f"{'request':<22} {'keys':<10} {'time':>10} {'×':>7}",
+    ]
+    kinds = (
+        ("form", "form, no JS (303)"),
+        ("enhanced", "form, script (page)"),
+        ("call", "call (JSON)"),
+    )
+    for kind, label in kinds:
+        off = samples[(kind, "off")]
+        for (k, store), values in samples.items():
+            if k != kind:
+                continue
+            ratio = median_ratio(values, off)
+            lines.append(
+                f"{label:<22} {store:<10} {min(values):>7.0f} µs {ratio:>6.2f}x"
+            )
+    embedded = median_ratio(samples[("form", "embedded")], samples[("form", "off")])
+    verdict = "met" if embedded <= 1.10 else "NOT met"
+    lines.append(f"Target (embedded within 10% of off, form): {verdict}")
+    return lines
+
+
+def run(rounds: int = 15, echo: bool = True) -> list[str]:
+    """Measure, print the table (``echo``) and return its lines."""
+    folder = tempfile.TemporaryDirectory()
+    stores: dict[str, dict[str, t.Any]] = {
+        "off": {"ACTIONS_IDEMPOTENCY": False},
+        "embedded": {"ACTIONS_IDEMPOTENCY_PATH": f"{folder.name}/keys.sqlite3"},
+    }
+    executable = shutil.which("redis-server")
+    redis = _Redis(executable) if executable else None
+    try:
+        if redis is not None:
+            stores["Redis"] = {"ACTIONS_IDEMPOTENCY_REDIS_URL": redis.url}
+        lines = report(measure(stores, rounds=rounds))
+    finally:
+        if redis is not None:
+            redis.close()
+        folder.cleanup()
+    if redis is None:
+        lines.append("(Redis rows left out: no redis-server on PATH)")
+    if echo:
+        print("\n".join(lines), flush=True)
+    return lines
+
+
+if __name__ == "__main__":
+    run()
