@@ -318,3 +318,18 @@ def test_stop_cancels_an_upload(
     assert page.input_value("#title") == "Scan"
     page.reload()
     assert page.inner_text("#documents") == ""
+
+
+def test_an_upload_answered_with_no_content_settles(
+    reports: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(reports, browser_page)
+    result = tab.page.evaluate(
+        """async () => {
+          const data = new FormData();
+          data.append('document', new File(['%PDF-1.4 tiny'], 'a.pdf'));
+          const result = await FlaskActions.call(document.body.dataset.receipt, data);
+          return [result.ok, result.status];
+        }"""
+    )
+    assert result == [True, 204]

@@ -125,7 +125,8 @@
       xhr.addEventListener('load', end(() => {
         const headers = {};
         for (const name of ['Content-Type', 'Content-Disposition']) headers[name] = xhr.getResponseHeader(name) || '';
-        const response = new Response(xhr.response, { status: xhr.status, headers });
+        // A body with a 204 (say) is a TypeError: the answer would never settle.
+        const response = new Response(/^(204|205|304)$/.test(xhr.status) ? null : xhr.response, { status: xhr.status, headers });
         resolve(Object.defineProperty(response, 'url', { value: xhr.responseURL }));
       }));
       xhr.addEventListener('error', end(() => reject(new TypeError('The request failed.'))));

@@ -41,7 +41,8 @@ PAGE = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
 <link rel="stylesheet" href="{{ url_for('reports.css') }}">
 {{ fa.script() }}</head>
 <body data-ask="{{ action_ref(action('reports.ask')) }}"
-      data-forever="{{ action_ref(action('reports.forever')) }}">
+      data-forever="{{ action_ref(action('reports.forever')) }}"
+      data-receipt="{{ action_ref(action('reports.receipt')) }}">
 <h1>Reports</h1>
 {% set built = action_result(action('reports.build')) %}
 {% call fa.form(action('reports.build'), id='report',
@@ -175,6 +176,11 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
         with state.lock:
             state.documents.append({"title": data["title"], "size": document.size})
         return {"size": document.size}
+
+    @reports.action
+    def receipt() -> Response:
+        """Takes a file and answers with nothing (204)."""
+        return Response(status=204)
 
     app = Flask(__name__)
     app.config.update(
