@@ -301,3 +301,22 @@ def test_a_rejected_request_gets_the_usual_answer_and_runs_nothing(
     response = post(app, "report.build", {"rows": 2}, headers={"X-CSRFToken": "forged"})
     assert response.status_code == 403 and response.mimetype == "application/json"
     assert seen.steps == [] and not seen.closed.is_set()
+
+
+def test_a_stream_sent_again_with_its_key_runs_once(app: Flask, seen: Seen) -> None:
+    client = app.test_client()
+    ref, csrf, origin = prepare(client, "report.build")
+    headers = {
+        "X-Action": ref,
+        "X-Flask-Actions": "call",
+        "X-CSRFToken": csrf or "",
+        "Origin": origin,
+        "Idempotency-Key": "stream-1",
+        **STREAM,
+    }
+    first = client.post("/", json={"rows": 2}, headers=headers)
+    again = client.post("/", json={"rows": 2}, headers=headers)
+    assert [e for e in events(first.data) if e[0]][-1][1]["data"] == {"built": 2}
+    assert again.mimetype == "application/json"
+    assert again.get_json()["data"] == {"built": 2}
+    assert seen.steps == [0, 1]
