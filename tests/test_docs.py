@@ -48,6 +48,7 @@ SAMPLE_PAGES = [
     "configuration",
     "migrating",
     "nextjs",
+    "idempotency",
 ]
 
 _FENCE = re.compile(
