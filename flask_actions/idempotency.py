@@ -119,12 +119,12 @@ class _State:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: tuple[t.Any, ...] | None = None
-        self._macs: list[t.Any] = []
+        self._macs: list[bytes] = []
         self._store: claims.Store | None = None
         self._down_until: float | None = None
 
-    def macs(self, app: Flask) -> list[t.Any]:
-        """One HMAC per secret, the sealing one first (copied to use)."""
+    def macs(self, app: Flask) -> list[bytes]:
+        """One HMAC key per secret, the signing one first."""
         secrets = secrets_of(app)
         if secrets != self._secrets:
             macs = []
@@ -136,7 +136,7 @@ class _State:
                     salt=b"flask-actions",
                     info=b"flask-actions/submission-key",
                 ).derive(raw)
-                macs.append(hmac.new(derived, digestmod=hashlib.sha256))
+                macs.append(derived)
             self._secrets, self._macs = secrets, macs
         return self._macs
 
@@ -248,10 +248,8 @@ def mint(app: Flask, action: Action[t.Any, t.Any]) -> str | None:
     return f"{prefix}.{minter.counter}"
 
 
-def _mac(base: t.Any, issued: bytes, name: str) -> bytes:
-    mac = base.copy()
-    mac.update(issued + name.encode())
-    return t.cast(bytes, mac.digest()[:_MAC_SIZE])
+def _mac(key: bytes, issued: bytes, name: str) -> bytes:
+    return hmac.digest(key, issued + name.encode(), "sha256")[:_MAC_SIZE]
 
 
 # --- reading -----------------------------------------------------------------
@@ -475,11 +473,9 @@ def _failure(
 def _fingerprint(action: Action[t.Any, t.Any], submission: Submission) -> bytes:
     """A digest of what the submission asks for: its action, bound
     arguments and payload (files by their content)."""
+    # In the order sent: a form's fields come in the order of the page.
     body = json.dumps(
-        [action.name, submission.payload],
-        sort_keys=True,
-        default=_file_digest,
-        separators=(",", ":"),
+        [action.name, submission.payload], default=_file_digest, separators=(",", ":")
     )
     digest = hashlib.sha256(body.encode("utf-8", "surrogatepass"))
     if submission.args:
