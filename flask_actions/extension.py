@@ -56,6 +56,7 @@ from flask.signals import request_started
 
 from . import flashing
 from . import idempotency
+from . import messages
 from . import templating
 from .action import Action
 from .action import check_csrf_field
@@ -80,6 +81,7 @@ DEFAULTS: dict[str, t.Any] = {
     "ACTIONS_REQUIRE_GUARD": False,
     "ACTIONS_ALLOW_WEAK_SECRET": False,
     **idempotency.DEFAULTS,
+    **messages.DEFAULTS,
 }
 
 #: The shortest secret, in bytes, that ``init_app`` accepts outside debug and

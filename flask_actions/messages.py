@@ -36,6 +36,8 @@ if t.TYPE_CHECKING:
     from marshmallow import Schema
 
 DEFAULT_DOMAIN = "flask_actions"
+#: Set by ``init_app`` (see ``docs/configuration.md``).
+DEFAULTS = {"ACTIONS_BABEL_DOMAIN": DEFAULT_DOMAIN}
 
 #: What a user reads when an action crashed (outside debug mode).
 CRASHED = (
