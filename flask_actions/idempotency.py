@@ -397,8 +397,8 @@ def claim(
                     action,
                     submission,
                     422,
-                    "This form was already sent, with other values. To send"
-                    " another, reload the page and send it again.",
+                    "This form was already sent, with other values. Check the"
+                    " page; to send these values as well, send the form again.",
                 )
             if record.outcome is not None:
                 return _replay(action, submission, record.outcome)
