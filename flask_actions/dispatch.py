@@ -228,9 +228,7 @@ def run_action(**_view_args: t.Any) -> t.Any:
         return respond(submission, ticket, Effects(), None)
     if streaming.wants_stream(entry.action.func, submission):
         return streaming.streamed(
-            submission,
-            lambda: _settled(app, ticket, invoke(entry, submission)),
-            respond,
+            lambda: _streamed_answer(app, entry, submission, ticket)
         )
     result, effects, passthrough = invoke(entry, submission)
     if ticket is not None:
@@ -238,16 +236,35 @@ def run_action(**_view_args: t.Any) -> t.Any:
     return respond(submission, result, effects, passthrough)
 
 
-def _settled(
-    app: Flask,
-    ticket: t.Any,
-    outcome: tuple[ActionResult, Effects, Response | None],
-) -> tuple[ActionResult, Effects, Response | None]:
-    """``outcome``, recorded for its submission key first (a streamed
-    invocation ends in the stream's thread)."""
-    if ticket is not None:
-        idempotency.settle(app, ticket, *outcome)
-    return outcome
+def _streamed_answer(
+    app: Flask, entry: Entry, submission: Submission, ticket: t.Any
+) -> Response:
+    """The JSON answer that ends a streamed invocation, run in the stream's
+    thread: the invocation as any, recorded for its submission key. What
+    fails after the action (a page that does not render, a hook, a response
+    of its own where a streaming action returns data) is a crash with its
+    reference, since the stream has begun."""
+    try:
+        result, effects, passthrough = invoke(entry, submission)
+        if ticket is not None:
+            idempotency.settle(app, ticket, result, effects, passthrough)
+        if passthrough is not None:
+            raise TypeError(
+                f"action {entry.action.name} returned a response of its own while"
+                " streaming; a streaming action returns data"
+            )
+        return respond(submission, result, effects, None)
+    except Exception as error:
+        failed = ActionResult(
+            ok=False,
+            action=entry.action.name,
+            args=submission.args,
+            values=submission.values,
+        )
+        _crashed(app, failed, error)
+        return app.response_class(
+            codec.json_text(failed.to_json()), mimetype="application/json"
+        )
 
 
 def refused_before_the_action(response: Response) -> Response:

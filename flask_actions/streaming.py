@@ -60,8 +60,6 @@ if t.TYPE_CHECKING:
     from collections.abc import Generator
     from collections.abc import Iterator
 
-    from .results import ActionResult
-    from .results import Effects
     from .wire import Submission
 
 logger = logging.getLogger("flask_actions")
@@ -226,15 +224,11 @@ async def _drain_async(
     return None
 
 
-def streamed(
-    submission: Submission,
-    invoke: Callable[[], tuple[ActionResult, Effects, Response | None]],
-    respond: Callable[[Submission, ActionResult, Effects, Response | None], Response],
-) -> Response:
-    """The streamed answer: ``invoke`` (the whole invocation: hooks, the
-    action, its outcome) runs in a thread of its own while this response
-    writes the pieces it yields, then the ``result`` event with the JSON
-    answer ``respond`` builds."""
+def streamed(answer: Callable[[], Response]) -> Response:
+    """The streamed answer: ``answer`` (the whole invocation: hooks, the
+    action, its outcome, then the JSON answer any action gives) runs in a
+    thread of its own while this response writes the pieces the action
+    yields, then the ``result`` event with that JSON."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     heartbeat = float(app.config.get("ACTIONS_STREAM_HEARTBEAT", HEARTBEAT))
     channel = _Channel()
@@ -245,24 +239,17 @@ def streamed(
         _channel.set(channel)
         modified = session.modified
         try:
-            result, effects, passthrough = invoke()
-            answer = respond(submission, result, effects, passthrough)
-            if answer.mimetype != "application/json":
-                logger.error(
-                    "Action %s returned a response of its own (%s) while streaming;"
-                    " a streaming action returns data.",
-                    result.action,
-                    answer.mimetype,
-                )
-                answer = respond(submission, _broken(result), effects, None)
-            if effects.cookies or (session.modified and not modified):
+            response = answer()
+            if response.headers.getlist("Set-Cookie") or (
+                session.modified and not modified
+            ):
                 logger.warning(
-                    "Action %s changed cookies or the session while streaming: the"
+                    "An action changed cookies or the session while streaming: the"
                     " headers had left, so the browser did not get them. Change them"
-                    " in an action that does not stream.",
-                    result.action,
+                    " in an action that does not stream (POST %s).",
+                    request.path,
                 )
-            last.append(event("result", answer.get_data(as_text=True)))
+            last.append(event("result", response.get_data(as_text=True)))
         except (Cancelled, asyncio.CancelledError):
             logger.info("A streaming action stopped: its client went away.")
         finally:
@@ -301,16 +288,6 @@ def streamed(
     response.headers["X-Accel-Buffering"] = "no"
     response.headers["Vary"] = "Accept"
     return response
-
-
-def _broken(result: ActionResult) -> ActionResult:
-    return dataclasses.replace(
-        result,
-        ok=False,
-        status=500,
-        data=None,
-        message="Something went wrong on our side. Please try again.",
-    )
 
 
 def is_stream(value: t.Any) -> bool:

@@ -13,6 +13,7 @@ import typing as t
 
 import pytest
 from flask import Flask
+from flask import Response
 from flask import session
 from marshmallow import fields
 from marshmallow import ValidationError
@@ -33,6 +34,7 @@ class Seen:
     def __init__(self) -> None:
         self.closed = threading.Event()
         self.steps: list[int] = []
+        self.broken_page = False
 
 
 def make(seen: Seen) -> Flask:
@@ -40,6 +42,8 @@ def make(seen: Seen) -> Flask:
 
     @bp.get("/")
     def index() -> str:
+        if seen.broken_page:
+            raise RuntimeError("the page's template has a bug")
         return "page"
 
     @bp.action(schema={"rows": fields.Int(required=True)})
@@ -95,6 +99,11 @@ def make(seen: Seen) -> Flask:
     def elsewhere() -> t.Iterator[str]:
         yield "leaving"
         redirect("/done")
+
+    @bp.action
+    def own_response() -> t.Iterator[str]:
+        yield "almost"
+        return Response("a page", mimetype="text/html")  # type: ignore[return-value]
 
     @bp.action
     def remember() -> t.Iterator[str]:
@@ -320,3 +329,25 @@ def test_a_stream_sent_again_with_its_key_runs_once(app: Flask, seen: Seen) -> N
     assert again.mimetype == "application/json"
     assert again.get_json()["data"] == {"built": 2}
     assert seen.steps == [0, 1]
+
+
+def test_a_page_that_fails_to_render_after_the_stream_ends_it_with_a_500(
+    app: Flask, seen: Seen, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen.broken_page = True
+    with caplog.at_level(logging.ERROR, "flask_actions"):
+        response = post(
+            app, "report.build", {"rows": 1}, headers={"X-Flask-Actions": "form"}
+        )
+    kind, result = [e for e in events(response.data) if e[0]][-1]
+    assert kind == "result" and result["ok"] is False and result["status"] == 500
+    reference = result["reference"]
+    assert reference and reference in result["message"]
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_response_of_its_own_ends_the_stream_with_a_500(app: Flask) -> None:
+    kind, result = [e for e in events(post(app, "report.own_response").data) if e[0]][
+        -1
+    ]
+    assert kind == "result" and result["status"] == 500 and result["reference"]
