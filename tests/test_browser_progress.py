@@ -296,6 +296,8 @@ def test_an_upload_that_fails_keeps_what_was_typed_and_shows_the_errors(
     assert "40" in text  # the title's length error
     assert "PDF" in text  # the document's type error
     assert page.input_value("#title") == "x" * 41
+    # The chosen file stays chosen (a page cannot choose it again for the user).
+    assert page.evaluate("() => document.querySelector('#document').files.length") == 1
     assert page.inner_text("#documents") == ""
     assert tab.events() == ["fa:before upload", "fa:failure upload", "fa:after upload"]
     assert len(tab.posts) == 1
