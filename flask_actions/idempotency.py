@@ -119,12 +119,14 @@ class _State:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: tuple[t.Any, ...] | None = None
-        self._macs: list[bytes] = []
+        self._macs: list[t.Any] = []
         self._store: claims.Store | None = None
         self._down_until: float | None = None
 
-    def macs(self, app: Flask) -> list[bytes]:
-        """One HMAC key per secret, the signing one first."""
+    def macs(self, app: Flask) -> list[t.Any]:
+        """One HMAC per secret, the signing one first, keyed once and copied
+        for each key (an OpenSSL digest looked up by name costs more than
+        the HMAC)."""
         secrets = secrets_of(app)
         if secrets != self._secrets:
             macs = []
@@ -136,7 +138,7 @@ class _State:
                     salt=b"flask-actions",
                     info=b"flask-actions/submission-key",
                 ).derive(raw)
-                macs.append(derived)
+                macs.append(hmac.new(derived, digestmod=hashlib.sha256))
             self._secrets, self._macs = secrets, macs
         return self._macs
 
@@ -248,8 +250,10 @@ def mint(app: Flask, action: Action[t.Any, t.Any]) -> str | None:
     return f"{prefix}.{minter.counter}"
 
 
-def _mac(key: bytes, issued: bytes, name: str) -> bytes:
-    return hmac.digest(key, issued + name.encode(), "sha256")[:_MAC_SIZE]
+def _mac(keyed: t.Any, issued: bytes, name: str) -> bytes:
+    mac = keyed.copy()
+    mac.update(issued + name.encode())
+    return t.cast(bytes, mac.digest()[:_MAC_SIZE])
 
 
 # --- reading -----------------------------------------------------------------
@@ -273,15 +277,17 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
     scope = _scope(csrf_field)
     if req.mimetype in wire.FORM_MIMETYPES:
         form = wire.read_form()
-        button = form.get(wire.BUTTON_FIELD)
-        if button is not None:
+        # `in` first: MultiDict.get raises and catches a KeyError for a
+        # missing field, which costs more than the rest of this function.
+        if wire.BUTTON_FIELD in form:
+            button = form[wire.BUTTON_FIELD]
             # A button's own key; the form's field belongs to the form's action.
             parts = button.split(wire.BUTTON_TOKEN_SEPARATOR)
             key = parts[3].strip() if len(parts) > 3 else None
-            render = wire.button_csrf_token(form) or form.get(csrf_field, "")
+            render = wire.button_csrf_token(form) or _field(form, csrf_field)
         else:
-            key = form.get(wire.KEY_FIELD)
-            render = form.get(csrf_field, "")
+            key = _field(form, wire.KEY_FIELD)
+            render = _field(form, csrf_field)
         if key:
             _verify(app, action, key)
             return _digest(b"s", scope, action.name, key, render)
@@ -303,6 +309,10 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
         # Without a session secret, keys chosen by clients could collide.
         return None
     return _digest(b"c", scope, action.name, key, "")
+
+
+def _field(form: t.Any, name: str) -> str:
+    return str(form[name]) if name in form else ""
 
 
 def _scope(csrf_field: str) -> bytes:
@@ -474,9 +484,7 @@ def _fingerprint(action: Action[t.Any, t.Any], submission: Submission) -> bytes:
     """A digest of what the submission asks for: its action, bound
     arguments and payload (files by their content)."""
     # In the order sent: a form's fields come in the order of the page.
-    body = json.dumps(
-        [action.name, submission.payload], default=_file_digest, separators=(",", ":")
-    )
+    body = _FINGERPRINT_JSON.encode([action.name, submission.payload])
     digest = hashlib.sha256(body.encode("utf-8", "surrogatepass"))
     if submission.args:
         digest.update(codec.dumps(list(submission.args)))
@@ -495,7 +503,12 @@ def _file_digest(value: t.Any) -> t.Any:
     return [value.filename, digest.hexdigest()]
 
 
+_FINGERPRINT_JSON = json.JSONEncoder(default=_file_digest, separators=(",", ":"))
+
+
 _ALREADY_DONE = "This was already done."
+#: Made once: json.dumps with options builds an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _outcome(result: ActionResult, own_response: bool) -> bytes:
@@ -513,10 +526,10 @@ def _outcome(result: ActionResult, own_response: bool) -> bytes:
     fields: list[t.Any] = [ok, status, message, result.redirect]
     fields += [result.revalidated_paths, result.revalidated_tags]
     fields += [result.reference, result.ran, errors]
-    raw = json.dumps(fields, separators=(",", ":")).encode() + b"\0" + encoded
+    raw = _COMPACT_JSON.encode(fields).encode() + b"\0" + encoded
     if len(raw) > claims.MAX_OUTCOME:
         fields[2], fields[8] = message or _ALREADY_DONE, {}
-        raw = json.dumps(fields, separators=(",", ":")).encode() + b"\0null"
+        raw = _COMPACT_JSON.encode(fields).encode() + b"\0null"
     return raw
 
 
