@@ -20,12 +20,15 @@ Two stores, with the same three operations (:meth:`Store.claim`,
 Both are bounded: a record expires (a lease, an outcome's TTL), an outcome
 is at most :data:`MAX_OUTCOME` bytes (the caller stores a smaller one
 otherwise), and the SQLite file keeps at most ``max_entries`` records.
-Any failure of the backend raises :class:`StoreUnavailable`.
+Any failure of the backend raises :class:`StoreUnavailable`; the app's
+:class:`Keeper` makes its store when first needed (:func:`make_store`, from
+the app's config) and keeps track of its outages.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import random
 import sqlite3
@@ -33,8 +36,15 @@ import threading
 import time
 import typing as t
 
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+logger = logging.getLogger("flask_actions")
+
 #: The largest outcome a store keeps, in bytes.
 MAX_OUTCOME = 16 * 1024
+#: The SQLite file in the instance folder, unless ``ACTIONS_IDEMPOTENCY_PATH``.
+DEFAULT_FILE = "flask-actions-submissions.sqlite3"
 
 
 class StoreUnavailable(Exception):
@@ -273,3 +283,69 @@ class RedisStore:
 
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
+
+
+def make_store(app: Flask) -> Store:
+    """The store the app's config asks for: Redis when
+    ``ACTIONS_IDEMPOTENCY_REDIS_URL`` (or ``ACTIONS_CACHE_REDIS_URL``) is
+    set, else the SQLite file."""
+    config = app.config
+    url = config["ACTIONS_IDEMPOTENCY_REDIS_URL"] or config.get(
+        "ACTIONS_CACHE_REDIS_URL"
+    )
+    timeout = float(config["ACTIONS_IDEMPOTENCY_TIMEOUT"])
+    if url:
+        prefix = str(config.get("ACTIONS_CACHE_KEY_PREFIX") or "flask_actions:")
+        return RedisStore(url, prefix + "submission:", timeout)
+    path = config["ACTIONS_IDEMPOTENCY_PATH"] or os.path.join(
+        app.instance_path, DEFAULT_FILE
+    )
+    return SQLiteStore(
+        path, int(config["ACTIONS_IDEMPOTENCY_MAX_ENTRIES"]), max(timeout, 5.0)
+    )
+
+
+class Keeper:
+    """One app's store, made when first needed, and its outages: a store
+    that failed is left alone for ``ACTIONS_IDEMPOTENCY_RETRY_INTERVAL``
+    seconds, and each outage is one warning in the log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._down_until: float | None = None
+
+    def store(self, app: Flask) -> Store:
+        store = self._store
+        if store is None:
+            with self._lock:
+                store = self._store = self._store or make_store(app)
+        return store
+
+    def available(self) -> bool:
+        """``False`` during an outage, until the next try is due."""
+        down = self._down_until
+        return down is None or time.monotonic() >= down
+
+    def failed(self, app: Flask, error: Exception) -> None:
+        first = self._down_until is None
+        retry = float(app.config["ACTIONS_IDEMPOTENCY_RETRY_INTERVAL"])
+        self._down_until = time.monotonic() + retry
+        if first:
+            policy = app.config["ACTIONS_IDEMPOTENCY_ON_OUTAGE"]
+            logger.warning(
+                "The store of submission keys is unavailable (%s). %s Trying it"
+                " again every %g s.",
+                error,
+                "Actions run without protection against double submission"
+                " (ACTIONS_IDEMPOTENCY_ON_OUTAGE = 'open')."
+                if policy != "closed"
+                else "Submissions are refused with 503"
+                " (ACTIONS_IDEMPOTENCY_ON_OUTAGE = 'closed').",
+                retry,
+            )
+
+    def answered(self) -> None:
+        if self._down_until is not None:
+            self._down_until = None
+            logger.warning("The store of submission keys answers again.")

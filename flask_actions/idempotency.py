@@ -39,7 +39,6 @@ import logging
 import os
 import secrets
 import struct
-import threading
 import time
 import typing as t
 
@@ -87,8 +86,6 @@ DEFAULTS: dict[str, t.Any] = {
 #: The request header of a key chosen by the client (the script's calls, API
 #: clients), as the IETF draft "The Idempotency-Key HTTP Header Field" names it.
 KEY_HEADER = "Idempotency-Key"
-#: The SQLite file in the instance folder, unless ``ACTIONS_IDEMPOTENCY_PATH``.
-DEFAULT_FILE = "flask-actions-submissions.sqlite3"
 
 _MINT = struct.Struct(">I12s")  # issued at (unix seconds), nonce
 _MAC_SIZE = 12
@@ -114,14 +111,13 @@ class SubmissionKeyExpired(BadSubmissionKey):
 
 
 class _State:
-    """Per app: the keys that sign submission keys, the store, its outages."""
+    """Per app: the keys that sign submission keys, and where they live."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._secrets: tuple[t.Any, ...] | None = None
         self._macs: list[t.Any] = []
-        self._store: claims.Store | None = None
-        self._down_until: float | None = None
+        #: The store of submission keys and its outages.
+        self.keeper = claims.Keeper()
 
     def macs(self, app: Flask) -> list[t.Any]:
         """One HMAC per secret, the signing one first, keyed once and copied
@@ -142,66 +138,12 @@ class _State:
             self._secrets, self._macs = secrets, macs
         return self._macs
 
-    def store(self, app: Flask) -> claims.Store:
-        store = self._store
-        if store is None:
-            with self._lock:
-                store = self._store = self._store or _make_store(app)
-        return store
-
-    # -- outages --------------------------------------------------------------
-
-    def available(self) -> bool:
-        down = self._down_until
-        return down is None or time.monotonic() >= down
-
-    def failed(self, app: Flask, error: Exception) -> None:
-        """Leave the store alone for a while; warn once per outage."""
-        first = self._down_until is None
-        retry = float(app.config["ACTIONS_IDEMPOTENCY_RETRY_INTERVAL"])
-        self._down_until = time.monotonic() + retry
-        if first:
-            policy = app.config["ACTIONS_IDEMPOTENCY_ON_OUTAGE"]
-            logger.warning(
-                "The store of submission keys is unavailable (%s). %s Trying it"
-                " again every %g s.",
-                error,
-                "Actions run without protection against double submission"
-                " (ACTIONS_IDEMPOTENCY_ON_OUTAGE = 'open')."
-                if policy != "closed"
-                else "Submissions are refused with 503"
-                " (ACTIONS_IDEMPOTENCY_ON_OUTAGE = 'closed').",
-                retry,
-            )
-
-    def answered(self) -> None:
-        if self._down_until is not None:
-            self._down_until = None
-            logger.warning("The store of submission keys answers again.")
-
 
 def _state(app: Flask) -> _State:
     state = app.extensions.get(_EXTENSION_KEY)
     if state is None:
         state = app.extensions.setdefault(_EXTENSION_KEY, _State())
     return t.cast(_State, state)
-
-
-def _make_store(app: Flask) -> claims.Store:
-    config = app.config
-    url = config["ACTIONS_IDEMPOTENCY_REDIS_URL"] or config.get(
-        "ACTIONS_CACHE_REDIS_URL"
-    )
-    timeout = float(config["ACTIONS_IDEMPOTENCY_TIMEOUT"])
-    if url:
-        prefix = str(config.get("ACTIONS_CACHE_KEY_PREFIX") or "flask_actions:")
-        return claims.RedisStore(url, prefix + "submission:", timeout)
-    path = config["ACTIONS_IDEMPOTENCY_PATH"] or os.path.join(
-        app.instance_path, DEFAULT_FILE
-    )
-    return claims.SQLiteStore(
-        path, int(config["ACTIONS_IDEMPOTENCY_MAX_ENTRIES"]), max(timeout, 5.0)
-    )
 
 
 def enabled(app: Flask, action: Action[t.Any, t.Any]) -> bool:
@@ -389,8 +331,8 @@ def claim(
     key = submission.key
     if key is None:
         return None
-    state = _state(app)
-    if not state.available():
+    keeper = _state(app).keeper
+    if not keeper.available():
         return _store_down(app, action, submission)
     fingerprint = _fingerprint(action, submission)
     owner = os.urandom(16)
@@ -399,7 +341,7 @@ def claim(
     deadline = time.monotonic() + float(config["ACTIONS_IDEMPOTENCY_WAIT"])
     pause = 0.01
     try:
-        store = state.store(app)
+        store = keeper.store(app)
         record = store.claim(key, fingerprint, owner, lease)
         while record is not None:
             if not hmac.compare_digest(record.fingerprint, fingerprint):
@@ -426,9 +368,9 @@ def claim(
             if record is None:  # released (it failed) or its lease ran out
                 record = store.claim(key, fingerprint, owner, lease)
     except claims.StoreUnavailable as e:
-        state.failed(app, e)
+        keeper.failed(app, e)
         return _store_down(app, action, submission)
-    state.answered()
+    keeper.answered()
     return Ticket(key, owner, fingerprint)
 
 
@@ -440,9 +382,9 @@ def settle(
     passthrough: Response | None,
 ) -> None:
     """Keep the outcome of a claimed submission, or release its key."""
-    state = _state(app)
+    keeper = _state(app).keeper
     try:
-        store = state.store(app)
+        store = keeper.store(app)
         if result.ok or effects.keep:
             ttl = float(app.config["ACTIONS_IDEMPOTENCY_TTL"])
             outcome = _outcome(result, passthrough is not None)
@@ -450,7 +392,7 @@ def settle(
         else:
             store.release(ticket.key, ticket.owner)
     except claims.StoreUnavailable as e:
-        state.failed(app, e)
+        keeper.failed(app, e)
 
 
 def _store_down(

@@ -485,7 +485,7 @@ def test_a_claim_whose_process_died_ends_with_its_lease(
         payload, values = wire.read_payload(create.schema, "csrf_token")
         submission = wire.Submission((), payload, values, "form", False)
         fingerprint = idempotency._fingerprint(create, submission)
-        store = idempotency._state(shop).store(shop)
+        store = idempotency._state(shop).keeper.store(shop)
         assert store.claim(key, fingerprint, b"\1" * 16, 0.5) is None
     assert client_.post("/", data=form, headers=ORIGIN).status_code == 409
     time.sleep(0.6)
