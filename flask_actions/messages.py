@@ -38,6 +38,8 @@ if t.TYPE_CHECKING:
 DEFAULT_DOMAIN = "flask_actions"
 #: Set by ``init_app`` (see ``docs/configuration.md``).
 DEFAULTS = {"ACTIONS_BABEL_DOMAIN": DEFAULT_DOMAIN}
+#: The app's Flask-Babel domains, by name, in ``app.extensions``.
+_EXTENSION_KEY = "flask_actions.babel_domains"
 
 #: What a user reads when an action crashed (outside debug mode).
 CRASHED = (
@@ -62,14 +64,12 @@ def _translations() -> _Translations | None:
     if flask_babel.get_locale() is None:
         return None
     name = current_app.config.get("ACTIONS_BABEL_DOMAIN", DEFAULT_DOMAIN)
-    return t.cast(_Translations, _domain(name).get_translations())
-
-
-@functools.lru_cache(maxsize=8)
-def _domain(name: str) -> t.Any:
-    import flask_babel
-
-    return flask_babel.Domain(domain=name)
+    # One Domain per app: a Domain caches its catalogues by locale alone.
+    domains = current_app.extensions.setdefault(_EXTENSION_KEY, {})
+    domain = domains.get(name)
+    if domain is None:
+        domain = domains[name] = flask_babel.Domain(domain=name)
+    return t.cast(_Translations, domain.get_translations())
 
 
 def translated(message: str) -> str:

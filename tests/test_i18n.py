@@ -200,3 +200,29 @@ def test_without_flask_babel_messages_are_english_and_it_is_never_imported() -> 
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert done.stdout.strip() == "english", done.stderr
+
+
+def test_two_apps_keep_their_own_catalogues(app: Flask, tmp_path: Path) -> None:
+    other_folder = tmp_path / "other"
+    compile_catalogue(
+        other_folder, "fr", {"Not a valid email address.": "Ce n'est pas une adresse."}
+    )
+    other = Flask(__name__)
+    other.config.update(
+        SECRET_KEY="a secret of the second i18n app, 32+",
+        TESTING=True,
+        BABEL_TRANSLATION_DIRECTORIES=str(other_folder),
+    )
+    actions = ActionExtension(other)
+
+    @actions.action(schema={"email": fields.Email(required=True)})
+    def subscribe(data: dict[str, t.Any]) -> None:
+        return None
+
+    flask_babel.Babel(other, locale_selector=lambda: "fr")
+    first, second = app.test_client(), other.test_client()
+    for _ in range(2):
+        result = call(first, "people.add", {"name": "Ada", "email": "x"})
+        assert result.errors == {"email": ["Adresse e-mail invalide."]}
+        result = call(second, subscribe, {"email": "x"})
+        assert result.errors == {"email": ["Ce n'est pas une adresse."]}
