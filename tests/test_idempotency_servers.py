@@ -1,7 +1,8 @@
 """One key, fifty requests at once, real servers: two workers of one
 gunicorn on the embedded store (SQLite in one file), and two gunicorn
 processes sharing one ``redis-server``. Exactly one order is written and
-all fifty answers are the same."""
+all fifty answers are the same. And a worker killed in the middle of an
+action: its key stays claimed for the lease, then runs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import html
 import http.client
 import json
 import re
+import threading
+import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -121,3 +124,47 @@ def test_two_servers_sharing_one_redis(
     assert len(set(answers)) == 1, set(answers)
     status, body = answers[0]
     assert status == 200 and json.loads(body)["data"] == {"id": 1}
+
+
+def test_a_worker_killed_mid_action_holds_its_key_for_the_lease(
+    gunicorn: t.Callable[..., Gunicorn], tmp_path: Path
+) -> None:
+    database = str(tmp_path / "orders.sqlite3")
+    server = gunicorn(
+        "apps.orders_app:create_app()",
+        {
+            "ORDERS_DB": database,
+            "ORDERS_KEYS": str(tmp_path / "keys.sqlite3"),
+            "ORDERS_DELAY": "3",
+            "ORDERS_LEASE": "4",
+            "ORDERS_WAIT": "0.5",
+        },
+        workers=1,
+    )
+    visitor = visit(server.port)
+    lost: list[BaseException] = []
+
+    def doomed() -> None:
+        try:
+            order(server.port, visitor, "killed-key")
+        except OSError as e:  # the worker died under it
+            lost.append(e)
+
+    first = threading.Thread(target=doomed)
+    first.start()
+    time.sleep(1)  # claimed, sleeping before the insert
+    claimed_at = time.monotonic()
+    killed = server.kill_worker()
+    server.wait_ready(1, without=killed)
+    first.join(10)
+    assert lost, "the first request should have lost its worker"
+
+    status, body = order(server.port, visitor, "killed-key")
+    assert status == 409
+    assert "still being sent" in json.loads(body)["message"]
+    assert order_count(database) == 0
+
+    time.sleep(max(0.0, 4.2 - (time.monotonic() - claimed_at)))
+    status, body = order(server.port, visitor, "killed-key")
+    assert status == 200 and json.loads(body)["data"] == {"id": 1}
+    assert order_count(database) == 1

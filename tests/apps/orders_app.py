@@ -16,6 +16,8 @@ workers of the same test share them:
     The SQLite file of the embedded store (default: the instance folder).
 ``ORDERS_ON_OUTAGE``
     ``open`` or ``closed``.
+``ORDERS_LEASE``, ``ORDERS_WAIT``
+    ``ACTIONS_IDEMPOTENCY_LEASE`` and ``ACTIONS_IDEMPOTENCY_WAIT``.
 
 ``python tests/apps/orders_app.py`` serves it on http://127.0.0.1:5060.
 """
@@ -85,6 +87,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         ACTIONS_IDEMPOTENCY_REDIS_URL=os.environ.get("ORDERS_REDIS_URL") or None,
         ACTIONS_IDEMPOTENCY_PATH=os.environ.get("ORDERS_KEYS") or None,
         ACTIONS_IDEMPOTENCY_ON_OUTAGE=os.environ.get("ORDERS_ON_OUTAGE", "open"),
+        ACTIONS_IDEMPOTENCY_LEASE=float(os.environ.get("ORDERS_LEASE", "120")),
+        ACTIONS_IDEMPOTENCY_WAIT=float(os.environ.get("ORDERS_WAIT", "10")),
     )
     app.config.update(config or {})
     with sqlite3.connect(app.config["ORDERS_DB"]) as db:
