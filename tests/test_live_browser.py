@@ -181,3 +181,19 @@ def test_without_javascript_the_browser_refuses_then_the_server_answers(
     assert page.input_value("#password") == ""  # never sent back
     assert page.input_value("#address-zip") == "12345"
     assert signup_app.CALLS["signup"] == 0  # the schema refused it
+
+
+def test_tabbing_through_empty_fields_checks_nothing(
+    server: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(server, browser_page, js=True)
+    page = tab.page
+    page.focus("#username")
+    for _ in range(4):  # username, email, password, repeat: left untyped
+        page.keyboard.press("Tab")
+    page.select_option("#plan", "pro")  # a choice touches its field at once
+    wait_checks(tab, 1)
+    assert len(checks(tab)) == 1
+    for untouched in ("username", "email", "password", "repeat"):
+        assert errors(tab, untouched) == []
+    assert errors(tab, "plan") == []  # valid

@@ -2,9 +2,10 @@
 // An extra of flask-actions.js (loaded by FlaskActions.load('live') for a
 // page with a form[data-fa-live], what fa.form(..., live=True) renders): the
 // server checks the form against the action's schema while the user fills it
-// in. A field is touched once the user changed it or left it; a change or a
-// blur sends the form, debounced, as a validate-only request (the action does
-// not run); so does typing in a field that shows an error. The answer (204:
+// in. A field is touched once the user changed it and left it (or chose in a
+// select or a checkbox); then the form is sent, debounced, as a validate-only
+// request (the action does not run), as it is when the user types in a field
+// that shows an error. The answer (204:
 // valid, 422: the errors) updates the error lists of touched fields only, the
 // same [data-fa-errors] lists a failed submission fills, and their inputs'
 // aria-invalid. Any other answer (a guard's refusal, a network failure)
@@ -15,22 +16,26 @@
   const doc = document;
   const WAIT = 300; // ms after the last change before asking the server
   const touched = new WeakMap(); // form -> Set of the names the user touched
+  const edited = new WeakSet(); // controls the user typed into
   const latest = new WeakMap(); // form -> the number of its newest check
 
-  function touch(event, always) {
+  function touch(event) {
     const control = event.target;
     const form = control.form;
     if (!form?.hasAttribute('data-fa-live') || !control.name || !/^(INPUT|SELECT|TEXTAREA)$/.test(control.nodeName)) return;
-    if (control.closest('[data-fa-live=off]') || !(always || control.getAttribute('aria-invalid') === 'true')) return;
+    if (control.closest('[data-fa-live=off]')) return;
+    // Leaving a field only touches it once typed into: tabbing through an
+    // empty form shows nothing. Typing checks again a field showing an error.
+    if (event.type === 'input') edited.add(control);
+    const now = event.type === 'change' || (event.type === 'focusout' ? edited.has(control) : control.getAttribute('aria-invalid') === 'true');
+    if (!now) return;
     if (!touched.has(form)) touched.set(form, new Set());
     touched.get(form).add(control.name);
     const number = (latest.get(form) || 0) + 1;
     latest.set(form, number);
     setTimeout(() => latest.get(form) === number && check(form, number), WAIT);
   }
-  doc.addEventListener('change', (event) => touch(event, true));
-  doc.addEventListener('focusout', (event) => touch(event, true));
-  doc.addEventListener('input', (event) => touch(event, false));
+  for (const type of ['input', 'change', 'focusout']) doc.addEventListener(type, touch);
   // A form sent or reset starts afresh: what the page shows then is the server's.
   for (const type of ['fa:success', 'reset']) doc.addEventListener(type, (event) => touched.delete(event.target), true);
 
