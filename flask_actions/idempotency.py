@@ -157,10 +157,11 @@ def enabled(app: Flask, action: Action[t.Any, t.Any]) -> bool:
 # --- minting -----------------------------------------------------------------
 
 
-class _Minter:
+class Minter:
     """The keys of one rendered page: one nonce and one MAC per action, and a
     counter that tells the page's forms apart (the MAC does not need to cover
-    it: whoever changes it only makes another key of the same page)."""
+    it: whoever changes it only makes another key of the same page). A page
+    may hold a button per row: :meth:`key` is a dict lookup and a format."""
 
     __slots__ = ("app", "issued", "prefixes", "counter")
 
@@ -171,25 +172,42 @@ class _Minter:
             # No CSRF secret to scope keys by: one of their own. (With CSRF
             # on, a page cache renders forms without touching the session.)
             session[_SCOPE_KEY] = secrets.token_urlsafe(16)
-        self.prefixes: dict[str, str] = {}
+        #: By action: the signed part of its keys, "" when it carries none.
+        self.prefixes: dict[Action[t.Any, t.Any], str] = {}
         self.counter = 0
+
+    def key(self, action: Action[t.Any, t.Any]) -> str | None:
+        """A new key for a form or button of ``action``, or ``None`` when its
+        submissions carry none."""
+        prefix = self.prefixes.get(action)
+        if prefix is None:
+            prefix = self.prefixes[action] = self._prefix(action)
+        if not prefix:
+            return None
+        self.counter += 1
+        return f"{prefix}.{self.counter}"
+
+    def _prefix(self, action: Action[t.Any, t.Any]) -> str:
+        app = self.app
+        if not enabled(app, action):
+            return ""
+        mac = _mac(_state(app).macs(app)[0], self.issued, action.name)
+        return b64encode(self.issued + mac)
+
+
+def minter(app: Flask) -> Minter:
+    """The minter of the page being rendered (one per request)."""
+    found: Minter | None = g.get(_G_MINTER)
+    if found is None or found.app is not app:
+        found = Minter(app)
+        setattr(g, _G_MINTER, found)
+    return found
 
 
 def mint(app: Flask, action: Action[t.Any, t.Any]) -> str | None:
     """A new submission key for a form or button of ``action`` on the page
     being rendered, or ``None`` when its submissions carry none."""
-    if not enabled(app, action):
-        return None
-    minter: _Minter | None = g.get(_G_MINTER)
-    if minter is None or minter.app is not app:
-        minter = _Minter(app)
-        setattr(g, _G_MINTER, minter)
-    prefix = minter.prefixes.get(action.name)
-    if prefix is None:
-        mac = _mac(_state(app).macs(app)[0], minter.issued, action.name)
-        prefix = minter.prefixes[action.name] = b64encode(minter.issued + mac)
-    minter.counter += 1
-    return f"{prefix}.{minter.counter}"
+    return minter(app).key(action)
 
 
 def _mac(keyed: t.Any, issued: bytes, name: str) -> bytes:

@@ -133,6 +133,7 @@ class _Render:
         "button_head",
         "button_tail",
         "label_tails",
+        "minter",
     )
 
     def __init__(self) -> None:
@@ -157,6 +158,8 @@ class _Render:
         )
         #: What follows the value in a button with only a text label, by label.
         self.label_tails: dict[str, str] = {}
+        #: The submission keys of this page's lone buttons (made when needed).
+        self.minter: idempotency.Minter | None = None
 
     def ref(self, target: Target) -> str:
         """``target.ref``, without looking up the app and its state again."""
@@ -361,7 +364,12 @@ class _Macros:
     def _own_key(render: _Render, target: Target) -> str | None:
         """The submission key of a button outside any fa.form, a form of its
         own (inside one, the form's key is the form's action's)."""
-        return None if render.forms else idempotency.mint(render.app, target.action)
+        if render.forms:
+            return None
+        minter = render.minter
+        if minter is None:
+            minter = render.minter = idempotency.minter(render.app)
+        return minter.key(target.action)
 
     def _awaiting(self, target: Target) -> bool:
         """Whether the page answers a press of ``target`` that asked first."""
