@@ -108,6 +108,19 @@ _FINISH = "UPDATE submissions SET outcome = ?, expires = ? WHERE key = ? AND own
 _RELEASE = "DELETE FROM submissions WHERE key = ? AND owner = ?"
 
 
+#: How many times this process was forked from its parent: a connection
+#: opened before a fork is not used after it (counted, so that no request
+#: pays a getpid() system call).
+_forks = [0]
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 class SQLiteStore:
     """Claims and outcomes in one SQLite file, for every process of a host.
 
@@ -130,7 +143,7 @@ class SQLiteStore:
         """This thread's connection (a forked worker opens its own)."""
         local = self._local
         db: sqlite3.Connection | None = getattr(local, "db", None)
-        if db is None or local.pid != os.getpid():
+        if db is None or local.forks != _forks[0]:
             folder = os.path.dirname(self.path)
             if folder:
                 os.makedirs(folder, exist_ok=True)
@@ -141,7 +154,7 @@ class SQLiteStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")
             db.execute(_SCHEMA)
-            local.db, local.pid = db, os.getpid()
+            local.db, local.forks = db, _forks[0]
         return db
 
     def _run(self, sql: str, *params: t.Any) -> sqlite3.Cursor:
