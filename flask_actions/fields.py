@@ -84,15 +84,18 @@ def schema_field(schema: Schema, name: str) -> ma.Field[t.Any]:
     return current
 
 
-def field_id(name: str) -> str:
+def field_id(name: str, take: bool = True) -> str:
     """The id of the next control for ``name`` on this page: ``address-city``,
-    then ``address-city-2`` for a second form with the same field."""
+    then ``address-city-2`` for a second form with the same field (``take``:
+    the id is the control's; else only told, for its label)."""
     ids: dict[str, int] | None = g.get(_G_IDS)
     if ids is None:
         ids = {}
         setattr(g, _G_IDS, ids)
     base = name.replace(".", "-")
-    count = ids[base] = ids.get(base, 0) + 1
+    count = ids.get(base, 0) + 1
+    if take:
+        ids[base] = count
     return base if count == 1 else f"{base}-{count}"
 
 
@@ -165,6 +168,12 @@ def render(
         k: v for k, v in attributes.items() if k not in _OWN and k not in ("id", "id_")
     }
     choices = _choices(field)
+    if choices is None and isinstance(field, ma.List) and kind != "file":
+        raise LookupError(
+            f"{name!r} is a list: render an input per item, fa.field({name + '.0'!r}),"
+            f" fa.field({name + '.1'!r})..., or give its items choices (OneOf) for"
+            " a <select multiple>."
+        )
     if choices is not None:
         html = _select(helper, own, extra, choices, typed, placeholder_option, field)
     elif textarea:
@@ -253,10 +262,7 @@ def label(
     for ``name`` (call it first); the text defaults to the field's
     ``metadata["label"]``, else its name."""
     field = schema_field(_schema_of(target), name)
-    ids: dict[str, int] = g.get(_G_IDS) or {}
-    base = name.replace(".", "-")
-    count = ids.get(base, 0) + 1
-    control_id = base if count == 1 else f"{base}-{count}"
+    control_id = field_id(name, take=False)
     shown = text or label_text(field, name)
     attrs = helper.attrs(attributes, for_=control_id)
     return Markup(f"<label{attrs}>{escape(shown)}</label>")

@@ -15,7 +15,9 @@ only the action's schema loads the payload:
 The action, its ``before_action``/``after_action`` hooks, decorators stacked
 under ``@bp.action`` and the ``action_*`` signals never run for it. A
 field marked ``metadata={"live": False}`` (a check that is costly or has
-side effects) is not loaded at all: it is left out of the schema used here.
+side effects) is not loaded at all: it is left out of the schema used here,
+and so are file fields (the script does not send files for a check: they
+are checked on submission only).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from werkzeug.wrappers import Response
 from . import codec
 from . import messages
 from .negotiation import MODE_HEADER
+from .uploads import File
 from .wire import current_request
 
 if t.TYPE_CHECKING:
@@ -59,15 +62,18 @@ def _live_excluded(schema: Schema, depth: int = 0) -> dict[str, t.Any]:
     out: dict[str, t.Any] = {}
     for attr, field in schema.load_fields.items():
         name = field.data_key or attr
-        if field.metadata.get("live") is False:
+        item = field.inner if isinstance(field, ma.List) else field
+        # Files are not sent for live checks (the script leaves them out):
+        # they are checked on submission only.
+        if field.metadata.get("live") is False or isinstance(item, File):
             out[name] = True
         elif isinstance(field, ma.Nested) and not field.many and depth < 16:
             nested = field.schema
-            inner = (
+            rules = (
                 _live_excluded(nested, depth + 1) if isinstance(nested, Schema) else {}
             )
-            if inner:
-                out[name] = inner
+            if rules:
+                out[name] = rules
     return out
 
 
@@ -133,13 +139,14 @@ def answer(entry: Entry, submission: Submission) -> Response:
         errors = e.messages if isinstance(e.messages, dict) else {"_schema": e.messages}
         return json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
     except Exception:
-        # A validator that fails on a partial form: the submission will say.
+        # A validator that fails on a partial form: the page keeps what it
+        # shows (the script applies only 204 and 422), the submission will say.
         logger.exception(
             "A validator of %s raised an error during a live check (a validator"
             " should expect any input, e.g. a missing key in @validates_schema).",
             entry.action.name,
         )
-        return app.response_class(status=204)
+        return json_answer(app, 500, {"ok": False, "status": 500, "errors": {}})
     return app.response_class(status=204)
 
 

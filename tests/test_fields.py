@@ -219,6 +219,19 @@ def test_an_unknown_field_or_a_form_without_schema_says_what_is_there() -> None:
         render('{{ fa.field("name.first") }}')
 
 
+def test_a_list_without_choices_asks_for_one_input_per_item() -> None:
+    page = (
+        '{% import "flask_actions/macros.html" as fa %}'
+        '{% call fa.form(action("signup.join")) %}{{ fa.field(name) }}{% endcall %}'
+    )
+    app = signup_app.create_app()
+    with app.test_request_context("/"):
+        with pytest.raises(LookupError, match=r"fa.field\('pets.0'\)"):
+            render_template_string(page, name="pets")
+        html = render_template_string(page, name="pets.0.name")
+    assert 'name="pets.0.name" id="pets-0-name"' in html
+
+
 def test_indexed_names_load_as_lists_in_order_and_blank_rows_are_no_items() -> None:
     client = signup_app.create_app().test_client()
     data = {

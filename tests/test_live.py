@@ -210,3 +210,57 @@ def test_an_action_without_schema_has_nothing_to_check() -> None:
     actions.init_app(app)
     assert validate(app.test_client(), "ping", {}).status_code == 204
     assert calls == []
+
+
+def make_app_with(schema: t.Any, name: str) -> Flask:
+    from flask_actions import ActionBlueprint
+    from flask_actions import ActionExtension
+
+    bp = ActionBlueprint(name, __name__)
+
+    @bp.action(schema=schema)
+    def save(data: dict[str, t.Any]) -> None:
+        return None
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret of the live tests, 32+ bytes", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app
+
+
+def test_a_validator_that_crashes_answers_500_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from marshmallow import Schema
+    from marshmallow import validates_schema
+
+    class Fragile(Schema):
+        a = signup_app.fields.Str()
+
+        @validates_schema
+        def needs_a(self, data: dict[str, t.Any], **kwargs: t.Any) -> None:
+            data["a"].upper()  # KeyError on a form not filled in yet
+
+    client = make_app_with(Fragile, "fragile").test_client()
+    response = validate(client, "fragile.save", {})
+    assert response.status_code == 500
+    assert response.json == {"ok": False, "status": 500, "errors": {}}
+    assert "raised an error during a live check" in caplog.text
+
+
+def test_files_are_checked_on_submission_only() -> None:
+    import io
+
+    from flask_actions import File
+
+    schema = {
+        "title": signup_app.fields.Str(required=True),
+        "photo": File(required=True, accept="image/png"),
+    }
+    client = make_app_with(schema, "photos").test_client()
+    response = validate(client, "photos.save", {"title": "Me"})
+    assert response.status_code == 204  # no photo sent: not checked live
+    fake = (io.BytesIO(b"not a png"), "me.png")
+    result = call(client, "photos.save", {"title": "Me", "photo": fake})
+    assert result.errors == {"photo": ["The file must be a PNG image."]}
