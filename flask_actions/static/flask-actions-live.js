@@ -41,10 +41,12 @@
 
   async function check(form, number) {
     let errors = {};
+    const body = new FormData(form);
+    for (const [name, value] of [...body]) if (value instanceof File) body.delete(name); // sent on submission only
     try {
       const response = await fetch(form.action, {
         method: 'POST',
-        body: new FormData(form),
+        body,
         mode: 'same-origin',
         credentials: 'same-origin',
         headers: { 'X-Flask-Actions': 'validate', Accept: 'application/json' },
