@@ -222,7 +222,7 @@ def test_schema_json(app: Flask) -> None:
         "type": "object",
         "properties": {
             "city": {"type": "string"},
-            "zip": {"type": "string", "pattern": r"^\d{5}$"},
+            "zip": {"type": "string", "pattern": r"^\p{Nd}{5}$"},
         },
         "required": ["city"],
         "additionalProperties": False,
