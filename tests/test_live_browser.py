@@ -197,3 +197,58 @@ def test_tabbing_through_empty_fields_checks_nothing(
     for untouched in ("username", "email", "password", "repeat"):
         assert errors(tab, untouched) == []
     assert errors(tab, "plan") == []  # valid
+
+
+LONG_FORM = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Long form</title>
+{{ fa.script() }}</head><body>
+<form method="post" id="note" data-fa-live>
+  {{ fa.hidden(action("notes.add")) }}
+  <label for="title">Title</label>
+  <input id="title" name="title" value="{{ fa.value('title') }}"
+         {{- fa.invalid("title", "notes.add", describedby="title-errors") }}>
+  {{ fa.errors("title", "notes.add", id_="title-errors") }}
+  <button id="add">Add</button>
+</form></body></html>
+"""
+
+
+def test_a_hand_written_live_form_gets_its_error_list_made(
+    live_server: Callable[..., LiveServer], browser_page: Callable[..., Page]
+) -> None:
+    from flask import Flask
+    from flask import render_template_string
+
+    from flask_actions import ActionBlueprint
+    from flask_actions import ActionExtension
+
+    bp = ActionBlueprint("notes", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(LONG_FORM)
+
+    @bp.action(
+        schema={
+            "title": signup_app.fields.Str(validate=signup_app.validate.Length(min=3))
+        }
+    )
+    def add(data: dict[str, t.Any]) -> None:
+        return None
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret of the long-form test, 32+", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    tab = open_tab(live_server(app), browser_page, js=True)
+    page = tab.page
+    page.fill("#title", "ab")
+    page.press("#title", "Tab")
+    page.wait_for_selector("ul.fa-errors[data-fa-errors=title] li")
+    assert page.locator("#title + ul.fa-errors").inner_text() == (
+        "Shorter than minimum length 3."
+    )
+    assert page.get_attribute("#title", "aria-describedby") == "title-errors"
+    page.fill("#title", "abc")
+    page.wait_for_function("() => document.querySelector('ul.fa-errors').hidden")
+    assert page.get_attribute("#title", "aria-invalid") is None
