@@ -252,3 +252,17 @@ def test_a_hand_written_live_form_gets_its_error_list_made(
     page.fill("#title", "abc")
     page.wait_for_function("() => document.querySelector('ul.fa-errors').hidden")
     assert page.get_attribute("#title", "aria-invalid") is None
+
+
+def test_a_check_asked_before_a_submission_never_hides_its_errors(
+    server: LiveServer, browser_page: Callable[..., Page]
+) -> None:
+    tab = open_tab(server, browser_page, js=True)
+    page = tab.page
+    fill_valid(page)
+    page.fill("#username", "ada")  # taken: only the action can tell
+    page.click("#join-button")  # the blur asks for a check, the click submits
+    tab.wait_after()
+    page.wait_for_timeout(600)  # past the check's delay
+    assert errors(tab, "username") == ["This name is taken."]
+    assert signup_app.CALLS["signup"] == 1
