@@ -36,6 +36,9 @@
     setTimeout(() => latest.get(form) === number && check(form, number), WAIT);
   }
   for (const type of ['input', 'change', 'focusout']) doc.addEventListener(type, touch);
+  // A submission's answer is newer than any check asked before it: the
+  // check a blur on the way to the submit button asked for is dropped.
+  doc.addEventListener('submit', (event) => latest.set(event.target, (latest.get(event.target) || 0) + 1), true);
   // A form sent or reset starts afresh: what the page shows then is the server's.
   for (const type of ['fa:success', 'reset']) doc.addEventListener(type, (event) => touched.delete(event.target), true);
 
