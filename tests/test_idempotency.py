@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask import render_template_string
+from flask import session
 from flask.testing import FlaskClient
 from marshmallow import fields
 from marshmallow import Schema
@@ -28,6 +29,7 @@ from flask_actions import ActionError
 from flask_actions import ActionExtension
 from flask_actions import keep_changes
 from flask_actions import redirect
+from flask_actions import set_cookie
 from flask_actions import wire
 from flask_actions.claims import SQLiteStore
 
@@ -45,6 +47,7 @@ PAGE = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
 <form id="buttons">{{ fa.button(action("shop.bump").bind(7), "Bump") }}
 {{ fa.button(action("shop.bump").bind(7), "Ask", confirm="Sure?") }}</form>
 {% call fa.form(action("shop.plain"), id="plain") %}<button>Plain</button>{% endcall %}
+{% call fa.form(action("shop.sign_in"), id="sign-in") %}<button>Sign in</button>{% endcall %}
 <ul>{% for row in rows %}<li>{{ row }}</li>{% endfor %}</ul>
 """
 
@@ -108,6 +111,12 @@ def shop(tmp_path: Path) -> Flask:
     @bp.action(idempotent=False)
     def plain() -> None:
         rows.append("plain")
+
+    @bp.action
+    def sign_in() -> None:
+        rows.append("signed in")
+        session["user"] = "ada"
+        set_cookie("theme", "dark")
 
     app.register_blueprint(bp)
     return app
@@ -559,3 +568,40 @@ def test_an_unwritable_store_fails_open_with_one_warning(
     warnings = [r for r in caplog.records if "store of submission keys" in r.message]
     assert len(warnings) == 1
     assert "without protection against double submission" in warnings[0].message
+
+
+def test_a_duplicate_gets_the_session_and_cookies_the_first_left(
+    shop: Flask, client_: FlaskClient, rows: list[str]
+) -> None:
+    """A double click without JavaScript: the browser drops the first
+    answer (and its Set-Cookie) for the second. The duplicate's answer gives
+    it what the first one did, so the user is signed in."""
+    page = client_.get("/").get_data(as_text=True)
+    form = hidden_fields(page, "sign-in")
+    second_click = twin(client_)  # still holds the session from before
+    client_.post("/", data=form, headers=ORIGIN)
+    answer = second_click.post("/", data=form, headers=ORIGIN)
+    assert rows == ["signed in"]
+    assert answer.status_code == 303
+    with second_click.session_transaction() as after:
+        assert after["user"] == "ada"
+    theme = second_click.get_cookie("theme")
+    assert theme is not None and theme.value == "dark"
+
+
+def test_a_late_duplicate_leaves_the_session_as_it_is(
+    shop: Flask, client_: FlaskClient, rows: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Going back and sending again later: the session may have moved on
+    (signed out since), so the duplicate does not bring the old one back."""
+    from flask_actions import idempotency
+
+    page = client_.get("/").get_data(as_text=True)
+    form = hidden_fields(page, "sign-in")
+    later = twin(client_)
+    client_.post("/", data=form, headers=ORIGIN)
+    monkeypatch.setattr(idempotency, "CARRY_EFFECTS_FOR", -1)
+    assert later.post("/", data=form, headers=ORIGIN).status_code == 303
+    assert rows == ["signed in"]
+    with later.session_transaction() as after:
+        assert "user" not in after
