@@ -13,6 +13,7 @@ that list. Dotted names reach nested schemas and lists (``address.city``,
 
 from __future__ import annotations
 
+import enum
 import functools
 import typing as t
 
@@ -120,6 +121,10 @@ def _choices(field: ma.Field[t.Any]) -> list[tuple[str, str]] | None:
         values, labels = found.item_choices or inner.choices, inner.labels
         if found.item_choices is not None:
             labels = None
+    if values is None and isinstance(field, ma.Enum):
+        members: tuple[enum.Enum, ...] = tuple(t.cast(t.Any, field.enum))
+        values = tuple(m.value if field.by_value else m.name for m in members)
+        labels = labels or tuple(m.name.replace("_", " ").capitalize() for m in members)
     if values is None:
         return None
     texts = labels or tuple(constraints.html_value(v) for v in values)

@@ -4,6 +4,7 @@ that the JSON Schema export shares."""
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 import shutil
@@ -33,6 +34,11 @@ sys.path.insert(0, str(Path(__file__).parent / "apps"))
 import signup_app
 
 
+class Tone(enum.Enum):
+    LIGHT_BLUE = "lb"
+    DARK = "d"
+
+
 class Kinds(Schema):
     name = fields.Str(required=True, validate=validate.Length(min=2, max=30))
     nickname = fields.Str(required=True)  # "" is a valid nickname
@@ -54,6 +60,7 @@ class Kinds(Schema):
     code = fields.Str(validate=validate.Regexp(r"[A-Z]{3}-\d+$"))
     shout = fields.Str(validate=validate.Regexp(r"[a-z]+", flags=re.IGNORECASE))
     secret = fields.Str(metadata={"sensitive": True, "label": "Your secret"})
+    tone = fields.Enum(Tone, by_value=True, required=True)
 
 
 def make_app(page: str) -> Flask:
@@ -133,6 +140,12 @@ def render(body: str, **context: t.Any) -> str:
         ),
         ("shout", '<input name="shout" id="shout" type="text">'),
         ("secret", '<input name="secret" id="secret" type="password">'),
+        (
+            "tone",
+            '<select name="tone" id="tone" required><option value=""></option>'
+            '<option value="lb">Light blue</option><option value="d">Dark</option>'
+            "</select>",
+        ),
     ],
 )
 def test_each_field_gets_its_control_and_the_constraints_a_browser_checks(
