@@ -7,6 +7,9 @@ script's ``FlaskActions.call`` sends a key of its own per call in the
 ``Idempotency-Key`` header (as any API client may), reused for that call's
 retries.
 
+Render time: :class:`Minter`, one per page, signs a prefix per action and
+counts the page's forms.
+
 Request time, in the order of the walk (:mod:`~flask_actions.dispatch`):
 
 1. :func:`read_key` (while recognising): the key of the request, checked and
@@ -20,7 +23,9 @@ Request time, in the order of the walk (:mod:`~flask_actions.dispatch`):
 2. :func:`claim` (before the action runs): the first request with a key
    claims it atomically and runs. A duplicate with the same payload waits for
    the first one's outcome (at most ``ACTIONS_IDEMPOTENCY_WAIT`` seconds) and
-   answers with it; with another payload it is refused (422).
+   answers with it (within a minute, with the session and cookies the first
+   one left: the browser that sent it never saw the first answer); with
+   another payload it is refused (422).
 3. :func:`settle` (after it ran): a success is kept as the key's outcome; a
    failure releases the key (so the corrected form runs), unless the action
    called :func:`~flask_actions.keep_changes`, which says that the failure
