@@ -27,8 +27,8 @@ from flask_actions import ActionExtension
 from flask_actions import revalidate_path
 from flask_actions import revalidate_tag
 from flask_actions.cache import PageCache
-from flask_actions.cache._sharing import key_material
-from flask_actions.cache._sharing import Vary
+from flask_actions.cache.sharing import key_material
+from flask_actions.cache.sharing import Vary
 from flask_actions.testing import call
 from flask_actions.testing import read_forms
 from flask_actions.testing import submit

@@ -8,7 +8,7 @@ the app's :data:`~flask_actions.signals.path_revalidated` and
 :data:`~flask_actions.signals.tag_revalidated` signals to it.
 
 Request time: a view decorated with :meth:`PageCache.cached` is looked up,
-rendered and stored as :mod:`._sharing` and :mod:`._store` describe, and its
+rendered and stored as :mod:`.sharing` and :mod:`.store` describe, and its
 response says how in an ``X-Cache`` header: ``HIT``, ``MISS`` (rendered now)
 or ``BYPASS`` (not looked up: a personal request, or the cache is down).
 """
@@ -29,16 +29,16 @@ from werkzeug.wrappers import Response
 
 from ..signals import path_revalidated
 from ..signals import tag_revalidated
-from ._sharing import bypass_reason
-from ._sharing import keep_private_if_personal
-from ._sharing import key_material
-from ._sharing import personalise
-from ._sharing import Rendering
-from ._sharing import Vary
-from ._sharing import VaryItem
-from ._store import Backend
-from ._store import Store
-from ._store import Unavailable
+from .sharing import bypass_reason
+from .sharing import keep_private_if_personal
+from .sharing import key_material
+from .sharing import personalise
+from .sharing import Rendering
+from .sharing import Vary
+from .sharing import VaryItem
+from .store import Backend
+from .store import Store
+from .store import Unavailable
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 Tags = t.Iterable[str] | t.Callable[..., t.Iterable[str]]
