@@ -49,7 +49,6 @@ import typing as t
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import after_this_request
 from flask import Flask
 from flask import g
 from flask import session
@@ -59,16 +58,14 @@ from werkzeug.exceptions import BadRequest
 from . import claims
 from . import codec
 from . import messages
+from . import replay
 from . import wire
 from .crypto import b64decode
 from .crypto import b64encode
-from .crypto import BadToken
 from .exceptions import ActionRejected
 from .exceptions import MalformedRequest
-from .keys import keys_of
 from .keys import secrets_of
 from .results import ActionResult
-from .results import CookieChange
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -103,7 +100,6 @@ _MAX_CLIENT_KEY = 255
 _G_MINTER = "_flask_actions_minter"
 _EXTENSION_KEY = "actions.idempotency"
 _SCOPE_KEY = "_flask_actions_scope"
-_EFFECTS_CONTEXT = b"submission-effects:"
 
 
 class BadSubmissionKey(ActionRejected, BadRequest):
@@ -381,7 +377,7 @@ def claim(
                     " page; to send these values as well, send the form again.",
                 )
             if record.outcome is not None:
-                return _replay(app, action, submission, record.outcome)
+                return replay.decode(app, action, submission, record.outcome)
             if time.monotonic() >= deadline:
                 return _failure(
                     action,
@@ -415,8 +411,8 @@ def settle(
         store = keeper.store(app)
         if result.ok or effects.keep:
             ttl = float(app.config["ACTIONS_IDEMPOTENCY_TTL"])
-            carried = _carried(app, ticket.key, effects)
-            outcome = _outcome(result, passthrough is not None, carried)
+            carried = replay.carried(app, ticket.key, effects)
+            outcome = replay.encode(result, passthrough is not None, carried)
             store.finish(ticket.key, ticket.owner, ticket.fingerprint, outcome, ttl)
         else:
             store.release(ticket.key, ticket.owner)
@@ -475,112 +471,3 @@ def _file_digest(value: t.Any) -> t.Any:
 
 
 _FINGERPRINT_JSON = json.JSONEncoder(default=_file_digest, separators=(",", ":"))
-
-
-_ALREADY_DONE = "This was already done."
-#: Made once: json.dumps with options builds an encoder per call.
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
-
-
-def _outcome(result: ActionResult, own_response: bool, carried: bytes) -> bytes:
-    """The result, as a duplicate will get it (at most MAX_OUTCOME bytes):
-    its fields as JSON, a NUL (which JSON text escapes), its data encoded
-    with :mod:`~flask_actions.codec` (typed values come back typed), a NUL,
-    and what it did to the browser, sealed (:func:`_carried`)."""
-    ok, status, message, data = result.ok, result.status, result.message, result.data
-    if own_response:  # a file or a page of its own: not kept
-        ok, status, message, data = True, 200, message or _ALREADY_DONE, None
-    try:
-        encoded = codec.dumps(data)
-    except codec.CodecError:
-        encoded = codec.dumps(codec.to_json(data))
-    errors = codec.to_json(result.errors) if result.errors else {}
-    fields: list[t.Any] = [ok, status, message, result.redirect]
-    fields += [result.revalidated_paths, result.revalidated_tags]
-    fields += [result.reference, result.ran, errors]
-    raw = _COMPACT_JSON.encode(fields).encode() + b"\0" + encoded + b"\0" + carried
-    if len(raw) > claims.MAX_OUTCOME:
-        fields[2], fields[8] = message or _ALREADY_DONE, {}
-        raw = _COMPACT_JSON.encode(fields).encode() + b"\0null\0" + carried
-    if len(raw) > claims.MAX_OUTCOME:
-        raw = raw[: -len(carried) or None]
-    return raw
-
-
-#: Seconds during which a duplicate also gets what the first request did to
-#: the browser (its session, its cookies): the first answer was lost, the
-#: browser has what it had before. Later (going back and sending again an
-#: hour on) the session may have moved on, and is left as it is.
-CARRY_EFFECTS_FOR = 60
-
-
-def _carried(app: Flask, key: bytes, effects: Effects) -> bytes:
-    """The session and cookies the action left, sealed for ``key`` (``b""``
-    when it changed neither, or they cannot be encoded)."""
-    changed = bool(getattr(session, "modified", False))
-    if not (changed or effects.cookies):
-        return b""
-    cookies = [[c.key, c.value, c.options] for c in effects.cookies]
-    try:
-        raw = codec.dumps([dict(session) if changed else None, cookies])
-    except codec.CodecError:
-        logger.info("A duplicate will not get this action's session: not encodable.")
-        return b""
-    ring = keys_of(app).ring(app)
-    return ring.seal("result", raw, _EFFECTS_CONTEXT + key).encode()
-
-
-def _apply_carried(app: Flask, key: bytes, sealed: bytes) -> None:
-    """Give this duplicate's browser the session and cookies of the first."""
-    ring = keys_of(app).ring(app)
-    try:
-        raw = ring.unseal(
-            "result", sealed.decode(), _EFFECTS_CONTEXT + key, CARRY_EFFECTS_FOR
-        )
-        saved, cookies = codec.loads(raw)
-    except (BadToken, codec.CodecError, ValueError):
-        return  # too old, or not ours: the session stays as it is
-    if saved is not None:
-        session.clear()
-        session.update(saved)
-    for name, value, options in cookies:
-        change = CookieChange(name, value, dict(options))
-
-        def apply(response: Response, change: CookieChange = change) -> Response:
-            change(response)
-            return response
-
-        after_this_request(apply)
-
-
-def _replay(
-    app: Flask,
-    action: Action[t.Any, t.Any],
-    submission: Submission,
-    outcome: bytes,
-) -> ActionResult:
-    head, _, rest = outcome.partition(b"\0")
-    data, _, carried = rest.partition(b"\0")
-    if carried and submission.key is not None:
-        _apply_carried(app, submission.key, carried)
-    ok, status, message, redirect, paths, tags, reference, ran, errors = json.loads(
-        head
-    )
-    logger.info(
-        "A duplicate submission of %s got the first one's outcome.", action.name
-    )
-    return ActionResult(
-        ok=bool(ok),
-        status=int(status),
-        data=codec.loads(data),
-        errors=dict(errors),
-        message=message,
-        redirect=redirect,
-        revalidated_paths=list(paths),
-        revalidated_tags=list(tags),
-        reference=reference,
-        ran=bool(ran),
-        action=action.name,
-        args=submission.args,
-        values=submission.values,
-    )

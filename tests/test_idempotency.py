@@ -594,13 +594,13 @@ def test_a_late_duplicate_leaves_the_session_as_it_is(
 ) -> None:
     """Going back and sending again later: the session may have moved on
     (signed out since), so the duplicate does not bring the old one back."""
-    from flask_actions import idempotency
+    from flask_actions import replay
 
     page = client_.get("/").get_data(as_text=True)
     form = hidden_fields(page, "sign-in")
     later = twin(client_)
     client_.post("/", data=form, headers=ORIGIN)
-    monkeypatch.setattr(idempotency, "CARRY_EFFECTS_FOR", -1)
+    monkeypatch.setattr(replay, "CARRY_EFFECTS_FOR", -1)
     assert later.post("/", data=form, headers=ORIGIN).status_code == 303
     assert rows == ["signed in"]
     with later.session_transaction() as after:
