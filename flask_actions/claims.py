@@ -11,8 +11,10 @@ Two stores, with the same three operations (:meth:`Store.claim`,
 
 - :class:`SQLiteStore`, the embedded default: one SQLite file (in the app's
   instance folder), shared by every worker process and thread of the host.
-  Each operation is one statement, which SQLite runs atomically across
-  processes; WAL mode lets readers and the one writer work at once.
+  Each step is one statement, which SQLite runs atomically across
+  processes (a claim is an ``INSERT OR IGNORE``; taking over an expired
+  claim an ``UPDATE`` that only one request can win); WAL mode lets readers
+  and the one writer work at once.
 - :class:`RedisStore`: one Redis for many hosts. A claim is ``SET NX PX``;
   finishing and releasing compare the owner in a Lua script, so a request
   whose lease ran out never overwrites the request that took over.
@@ -91,17 +93,15 @@ CREATE TABLE IF NOT EXISTS submissions (
     expires REAL NOT NULL
 ) WITHOUT ROWID
 """
-# One statement: a new key is inserted, an expired one taken over, a live one
-# left alone (no row changed).
+# A new key is inserted; a live one is left alone (no row changed).
 _CLAIM = """
-INSERT INTO submissions (key, fingerprint, owner, outcome, expires)
-VALUES (?1, ?2, ?3, NULL, ?4)
-ON CONFLICT (key) DO UPDATE SET
-    fingerprint = excluded.fingerprint,
-    owner = excluded.owner,
-    outcome = NULL,
-    expires = excluded.expires
-WHERE submissions.expires <= ?5
+INSERT OR IGNORE INTO submissions (key, fingerprint, owner, outcome, expires)
+VALUES (?, ?, ?, NULL, ?)
+"""
+# An expired one is taken over, by one request only.
+_TAKE_OVER = """
+UPDATE submissions SET fingerprint = ?, owner = ?, outcome = NULL, expires = ?
+WHERE key = ? AND expires <= ?
 """
 _LOOKUP = "SELECT fingerprint, outcome, expires FROM submissions WHERE key = ?"
 _FINISH = "UPDATE submissions SET outcome = ?, expires = ? WHERE key = ? AND owner = ?"
@@ -170,13 +170,14 @@ class SQLiteStore:
         now = time.time()
         if time.monotonic() >= self._next_purge:
             self.purge(now)
-        if self._run(_CLAIM, key, fingerprint, owner, now + lease, now).rowcount:
+        if self._run(_CLAIM, key, fingerprint, owner, now + lease).rowcount:
             return None
         record = self.lookup(key)
-        # Expired between the two statements: claim it again.
-        return (
-            record if record is not None else self.claim(key, fingerprint, owner, lease)
-        )
+        if record is not None:
+            return record
+        taken = self._run(_TAKE_OVER, fingerprint, owner, now + lease, key, now)
+        # Another request took it over first (or it was deleted): look again.
+        return None if taken.rowcount else self.claim(key, fingerprint, owner, lease)
 
     def lookup(self, key: bytes) -> Record | None:
         row = self._run(_LOOKUP, key).fetchone()
