@@ -313,7 +313,7 @@ def _validation_result(error: ValidationError) -> tuple[dict[str, t.Any], str | 
     if isinstance(messages, dict):
         general = messages.get("_schema")
         message = " ".join(map(str, general)) if isinstance(general, list) else None
-        return dict(messages), message
+        return wire.form_indexes(dict(messages)), message
     return {"_schema": list(messages)}, " ".join(map(str, messages))
 
 

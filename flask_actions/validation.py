@@ -38,6 +38,7 @@ from . import messages
 from .negotiation import MODE_HEADER
 from .uploads import File
 from .wire import current_request
+from .wire import form_indexes
 
 if t.TYPE_CHECKING:
     from .registry import Entry
@@ -136,7 +137,11 @@ def answer(entry: Entry, submission: Submission) -> Response:
     try:
         schema.load(payload)
     except ValidationError as e:
-        errors = e.messages if isinstance(e.messages, dict) else {"_schema": e.messages}
+        errors = (
+            form_indexes(e.messages)
+            if isinstance(e.messages, dict)
+            else {"_schema": e.messages}
+        )
         return json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
     except Exception:
         # A validator that fails on a partial form: the page keeps what it

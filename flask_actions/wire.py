@@ -21,6 +21,7 @@ import re
 import typing as t
 
 from flask import current_app
+from flask import g
 from flask import Request
 from flask import request
 from marshmallow import fields as ma_fields
@@ -462,6 +463,37 @@ def _form_payload(
     return payload, submitted
 
 
+_G_MOVED = "_flask_actions_moved_items"
+
+
+def _moved_items() -> list[tuple[tuple[str | int, ...], list[int]]]:
+    """This request's lists whose items are not at their form index: the
+    path of each, and the form index of each of its items."""
+    moved: list[tuple[tuple[str | int, ...], list[int]]] | None = g.get(_G_MOVED)
+    if moved is None:
+        moved = []
+        setattr(g, _G_MOVED, moved)
+    return moved
+
+
+def form_indexes(errors: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``errors`` of the payload, with the items of indexed lists under the
+    index their form gave them (``pets.3.name``), not their position in the
+    list the schema loaded (0, when rows 0 to 2 were left blank)."""
+    moved = g.get(_G_MOVED)
+    for path, indexes in sorted(moved or (), key=lambda m: -len(m[0])):
+        node: t.Any = errors
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        found = node.get(path[-1]) if isinstance(node, dict) else None
+        if isinstance(found, dict):
+            node[path[-1]] = {
+                indexes[k] if type(k) is int and 0 <= k < len(indexes) else k: v
+                for k, v in found.items()
+            }
+    return errors
+
+
 def _blank(value: t.Any) -> bool:
     """Whether every value typed in ``value`` (a row: a dict of inputs) is
     empty."""
@@ -474,12 +506,16 @@ def _blank(value: t.Any) -> bool:
 _MAX_INDEX_DIGITS = 6
 
 
-def _as_lists(data: dict[str, t.Any], shape: _FormShape) -> dict[str, t.Any]:
+def _as_lists(
+    data: dict[str, t.Any], shape: _FormShape, path: tuple[str | int, ...] = ()
+) -> dict[str, t.Any]:
     """``data`` with the indexed names of ``shape``'s lists as lists:
     ``{"items": {"0": {...}, "1": {...}}}`` becomes ``{"items": [{...}, {...}]}``,
     in the order of the indexes (gaps closed), each item's empty values
-    handled by its own schema, a row whose inputs are all empty left out. Anything else under such a name is left for
-    the schema to refuse."""
+    handled by its own schema, a row whose inputs are all empty left out.
+    Anything else under such a name is left for the schema to refuse. Where
+    an item's position differs from its index, :func:`form_indexes` gives
+    the errors their form index back."""
     out = data
     for key, value in data.items():
         if type(value) is not dict:
@@ -492,17 +528,20 @@ def _as_lists(data: dict[str, t.Any], shape: _FormShape) -> dict[str, t.Any]:
             ):
                 continue
             # A row of the form left blank is no item.
-            new = [value[k] for k in sorted(value, key=int) if not _blank(value[k])]
+            kept = [k for k in sorted(value, key=int) if not _blank(value[k])]
+            new = [value[k] for k in kept]
+            if kept != [str(i) for i in range(len(kept))]:
+                _moved_items().append(((*path, key), [int(k) for k in kept]))
             inner = shape.item_shape(key)
             if inner is not None:
                 new = [
-                    _as_lists(_without_empty(item, inner), inner)
+                    _as_lists(_without_empty(item, inner), inner, (*path, key, i))
                     if type(item) is dict
                     else item
-                    for item in new
+                    for i, item in enumerate(new)
                 ]
         elif (nested := shape.of(key)) is not None:
-            new = _as_lists(value, nested)
+            new = _as_lists(value, nested, (*path, key))
         else:
             continue
         if out is data:

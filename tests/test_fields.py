@@ -361,3 +361,34 @@ def test_translated_patterns_match_in_javascript_what_python_matches() -> None:
     )
     assert json.loads(done.stdout) == []
     assert len(cases) == len(PATTERNS) * len(SAMPLES)
+
+
+def test_errors_of_an_item_go_to_its_row_when_rows_before_it_are_blank() -> None:
+    client = signup_app.create_app().test_client()
+    data = {
+        "username": "grace",
+        "email": "grace@example.com",
+        "password": "12345678",
+        "repeat": "12345678",
+        "plan": "free",
+        "address.street": "1 Main St",
+        "address.zip": "12345",
+        "pets.0.name": "",  # left blank: no item
+        "pets.1.name": "R",  # the schema's item 0
+        "terms": "1",
+    }
+    result = call(client, "signup.join", data)
+    assert result.errors == {
+        "pets": {1: {"name": ["Length must be between 2 and 20."]}}
+    }
+    page = result.response.text
+    assert (
+        'id="pets-1-name-errors" data-fa-errors="pets.1.name">'
+        "<li>Length must be between 2 and 20.</li>"
+    ) in page
+    assert 'id="pets-0-name-errors" data-fa-errors="pets.0.name" hidden>' in page
+    gaps = {**data, "pets.1.name": "", "pets.7.name": "Rex", "pets.9.name": "X"}
+    result = call(client, "signup.join", gaps)
+    assert result.errors == {
+        "pets": {9: {"name": ["Length must be between 2 and 20."]}}
+    }

@@ -264,3 +264,11 @@ def test_files_are_checked_on_submission_only() -> None:
     fake = (io.BytesIO(b"not a png"), "me.png")
     result = call(client, "photos.save", {"title": "Me", "photo": fake})
     assert result.errors == {"photo": ["The file must be a PNG image."]}
+
+
+def test_a_check_names_an_items_errors_by_its_row(client: FlaskClient) -> None:
+    data = {**VALID, "pets.0.name": "", "pets.1.name": "R"}
+    response = validate(client, "signup.join", data)
+    assert response.json["errors"] == {
+        "pets": {"1": {"name": ["Length must be between 2 and 20."]}}
+    }
