@@ -2,15 +2,15 @@
 // An extra of flask-actions.js (loaded by FlaskActions.load('live') for a
 // page with a form[data-fa-live], what fa.form(..., live=True) renders): the
 // server checks the form against the action's schema while the user fills it
-// in. A field is touched once the user changed it and left it (or chose in a
-// select or a checkbox); then the form is sent, debounced, as a validate-only
-// request (the action does not run), as it is when the user types in a field
-// that shows an error. The answer (204:
-// valid, 422: the errors) updates the error lists of touched fields only, the
-// same [data-fa-errors] lists a failed submission fills, and their inputs'
+// in. A field is touched once the user typed in it and left it (or made a
+// choice in a select or a checkbox); then the form is sent, debounced, as a
+// validate-only request (the action does not run), as it is while the user
+// types in a field that shows an error. The answer (204: valid, 422: the
+// errors) updates the error lists of touched fields only, the same
+// [data-fa-errors] lists a failed submission fills, and their inputs'
 // aria-invalid. Any other answer (a guard's refusal, a network failure)
-// changes nothing: the submission will tell. A field (or a fieldset) with
-// data-fa-live="off" is never sent for checking.
+// changes nothing: the submission will tell. Files are not sent. A field (or
+// a fieldset) with data-fa-live="off" never asks for a check.
 (() => {
   'use strict';
   const doc = document;
@@ -27,8 +27,8 @@
     // Leaving a field only touches it once typed into: tabbing through an
     // empty form shows nothing. Typing checks again a field showing an error.
     if (event.type === 'input') edited.add(control);
-    const now = event.type === 'change' || (event.type === 'focusout' ? edited.has(control) : control.getAttribute('aria-invalid') === 'true');
-    if (!now) return;
+    const due = event.type === 'change' || (event.type === 'focusout' ? edited.has(control) : control.getAttribute('aria-invalid') === 'true');
+    if (!due) return;
     if (!touched.has(form)) touched.set(form, new Set());
     touched.get(form).add(control.name);
     const number = (latest.get(form) || 0) + 1;
@@ -40,7 +40,11 @@
   // check a blur on the way to the submit button asked for is dropped.
   doc.addEventListener('submit', (event) => latest.set(event.target, (latest.get(event.target) || 0) + 1), true);
   // A form sent or reset starts afresh: what the page shows then is the server's.
-  for (const type of ['fa:success', 'reset']) doc.addEventListener(type, (event) => touched.delete(event.target), true);
+  for (const type of ['fa:success', 'reset'])
+    doc.addEventListener(type, (event) => {
+      touched.delete(event.target);
+      for (const control of event.target.elements || []) edited.delete(control);
+    }, true);
 
   async function check(form, number) {
     let errors = {};
