@@ -71,7 +71,12 @@ test-oldest: $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python -m pip list 2>/dev/null | grep -iE '^(flask|werkzeug|jinja2|marshmallow|blinker|cryptography) '
 	$(OLDEST_VENV)/bin/python -m pytest -m "not browser and not redis and not slow" $(PYTEST_ARGS)
 
-lint: venv
+# terser, which builds the browser scripts (scripts/build_js.py); needs Node.js.
+scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json
+	npm ci --prefix scripts --no-audit --no-fund
+	touch $@
+
+lint: venv scripts/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/build_js.py --check

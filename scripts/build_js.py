@@ -3,19 +3,22 @@
 ``flask-actions.js`` is the core ``fa.script()`` serves: what a plain form
 needs. Each ``flask-actions-<name>.js`` beside it is an extra the core loads
 when a page first needs it (``FlaskActions.load(name)``). Every source is
-minified to ``<same>.min.js``; the core's copy gets each extra's Subresource
-Integrity hash written into its ``INTEGRITY`` table, so an extra runs only as
-built. The minified files are committed, so users need no build step; this
-script only needs Python and ``rjsmin`` (pure Python, in the ``test`` extra)::
+minified to ``<same>.min.js`` by terser, which also shortens local names (the
+sources keep names that explain themselves; STYLE.md rule 16); the core gets
+each extra's Subresource Integrity hash written into its ``INTEGRITY`` table
+first, so an extra runs only as built. The minified files are committed, so
+users need no build step; building needs Node.js and the terser pinned in
+``scripts/package.json``::
 
+    npm ci --prefix scripts             # once: terser into scripts/node_modules
     python scripts/build_js.py          # write the .min.js files, print the sizes
     python scripts/build_js.py --check  # fail if a .min.js is out of date
 
 Both budgets are checked (min+gzip): the core alone (what every page with
-``fa.script()`` fetches), and the whole script, the core and every extra taken
-together as one file (what it would weigh unsplit; the split itself costs a
-little more over the wire, printed as "sent separately", since each file is
-compressed on its own).
+``fa.script()`` fetches), and the whole script, the core and every extra
+taken together as one file (what it would weigh unsplit; the split itself
+costs a little more over the wire, printed as "sent separately", since each
+file is compressed on its own).
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ import base64
 import gzip
 import hashlib
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-import rjsmin
-
-STATIC = Path(__file__).resolve().parent.parent / "flask_actions" / "static"
+SCRIPTS = Path(__file__).resolve().parent
+STATIC = SCRIPTS.parent / "flask_actions" / "static"
+TERSER = SCRIPTS / "node_modules" / "terser" / "bin" / "terser"
 CORE = STATIC / "flask-actions.js"
 #: What the core (the script on a plain form's path) may weigh, minified and gzipped.
 CORE_BUDGET = 6 * 1024
@@ -39,10 +44,36 @@ TOTAL_BUDGET = 8 * 1024
 INTEGRITY_SLOT = "const INTEGRITY = {};"
 
 
+class MinifierMissing(RuntimeError):
+    """Node.js or terser is not installed."""
+
+
+def minifier() -> list[str]:
+    """The command that minifies: Node.js running the pinned terser."""
+    node = shutil.which("node")
+    if node is None or not TERSER.exists():
+        raise MinifierMissing(
+            "Building the browser scripts needs Node.js and terser: run"
+            " npm ci --prefix scripts"
+        )
+    return [node, str(TERSER)]
+
+
 def build(source: str, *, licence: bool = True) -> str:
-    """Minify a script's source, keeping its ``/*!`` licence comment (the
-    extras leave theirs out: they run only inside the core's page)."""
-    return rjsmin.jsmin(source, keep_bang_comments=licence).strip() + "\n"
+    """Minify a script's source (local names shortened), keeping its ``/*!``
+    licence comment (the extras leave theirs out: they run only inside the
+    core's page)."""
+    done = subprocess.run(
+        [*minifier(), "--mangle", "--comments", "/^!/" if licence else "false"],
+        input=source,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"terser failed: {done.stderr}")
+    return done.stdout.strip() + "\n"
 
 
 def gzip_size(data: bytes) -> int:
@@ -82,14 +113,12 @@ def build_all() -> dict[Path, bytes]:
         minified = build(source.read_text(encoding="utf-8"), licence=False).encode()
         built[minified_name(source)] = minified
         hashes[extra_name(source)] = integrity(minified)
-    core = build(CORE.read_text(encoding="utf-8"))
-    slot = rjsmin.jsmin(INTEGRITY_SLOT)
-    if slot not in core:
+    core = CORE.read_text(encoding="utf-8")
+    if INTEGRITY_SLOT not in core:
         raise SystemExit(f"{CORE.name} lost its {INTEGRITY_SLOT!r} line")
     table = json.dumps(hashes, separators=(",", ":"))
-    built[minified_name(CORE)] = core.replace(
-        slot, slot.replace("{}", table), 1
-    ).encode()
+    filled = core.replace(INTEGRITY_SLOT, INTEGRITY_SLOT.replace("{}", table), 1)
+    built[minified_name(CORE)] = build(filled).encode()
     return built
 
 
@@ -102,7 +131,11 @@ def sizes(built: dict[Path, bytes]) -> tuple[int, int, int]:
 
 
 def main(argv: list[str]) -> int:
-    built = build_all()
+    try:
+        built = build_all()
+    except MinifierMissing as missing:
+        print(missing)
+        return 2
     stale = [
         path
         for path, data in built.items()

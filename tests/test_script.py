@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
-import json
 import re
 import threading
 import time
@@ -788,33 +787,43 @@ def load_build_js() -> t.Any:
     return build_js
 
 
-def test_min_js_is_built_from_the_source_and_within_budget() -> None:
+def served_scripts() -> dict[str, bytes]:
+    """Every minified file that is committed and served, by name."""
+    return {path.name: path.read_bytes() for path in sorted(STATIC.glob("*.min.js"))}
+
+
+def test_the_served_scripts_are_within_budget() -> None:
     build_js = load_build_js()
-    built = build_js.build_all()
-    names = {path.name for path in built}
-    assert {"flask-actions.min.js", "flask-actions-progress.min.js"} <= names
-    for path, data in built.items():
-        assert path.read_bytes() == data, f"run python scripts/build_js.py ({path.name})"
-    core = (STATIC / "flask-actions.min.js").read_bytes()
+    served = served_scripts()
+    assert {"flask-actions.min.js", "flask-actions-progress.min.js"} <= set(served)
     # The path of a plain form: the core alone.
-    assert build_js.gzip_size(core) <= 6 * 1024
+    assert build_js.gzip_size(served["flask-actions.min.js"]) <= 6 * 1024
     # The whole script, every extra included, taken as one file.
-    assert build_js.gzip_size(b"".join(built.values())) <= 8 * 1024
+    assert build_js.gzip_size(b"".join(served.values())) <= 8 * 1024
+
+
+def test_the_served_scripts_are_built_from_the_sources() -> None:
+    build_js = load_build_js()
+    try:
+        built = build_js.build_all()
+    except build_js.MinifierMissing as missing:
+        pytest.skip(str(missing))
+    assert {path.name: data for path, data in built.items()} == served_scripts(), (
+        "run python scripts/build_js.py"
+    )
 
 
 def test_each_extra_is_pinned_by_its_hash_in_the_core() -> None:
     core = (STATIC / "flask-actions.min.js").read_text()
-    table = re.search(r"INTEGRITY=(\{[^}]*\})", core)
-    assert table is not None
-    hashes = json.loads(table.group(1))
-    extras = sorted(
+    extras = [
         path.name[len("flask-actions-") : -len(".min.js")]
         for path in STATIC.glob("flask-actions-*.min.js")
-    )
-    assert sorted(hashes) == extras
-    for name, value in hashes.items():
+    ]
+    assert extras
+    for name in extras:
         data = (STATIC / f"flask-actions-{name}.min.js").read_bytes()
-        assert value == "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode()
+        pin = "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode()
+        assert f'{name}:"{pin}"' in core, name
 
 
 def test_script_tag_has_the_integrity_of_the_served_file(session: Session) -> None:
