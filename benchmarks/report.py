@@ -22,6 +22,8 @@ THROUGHPUT_TARGETS = (
     ("action ≥ 1× flask-smorest", "action", "smorest", 1.0),
 )
 SCRIPT_TARGET = 6 * 1024
+#: The core and every extra, minified and gzipped as one file (issue 19).
+WHOLE_SCRIPT_TARGET = 8 * 1024
 
 
 def _verdict(ok: bool) -> str:
@@ -183,4 +185,11 @@ def script(sizes: t.Mapping[str, int] | None) -> list[str]:
         f"  {'minified + gzip -9':32} {sizes['gzipped']:>8,} B"
         f"   target < {SCRIPT_TARGET:,} B  {_verdict(ok)}",
     ]
+    if "whole gzipped" in sizes:
+        whole = sizes["whole gzipped"]
+        lines.append(
+            f"  {'with every extra, as one file':32} {whole:>8,} B"
+            f"   target <= {WHOLE_SCRIPT_TARGET:,} B"
+            f"  {_verdict(whole <= WHOLE_SCRIPT_TARGET)}"
+        )
     return lines
