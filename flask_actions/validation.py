@@ -12,8 +12,11 @@ only the action's schema loads the payload:
 - ``422`` with ``{"ok": false, "errors": {...}}``: the errors, as a failed
   submission would have them.
 
-The action, its ``before_action``/``after_action`` hooks, decorators stacked
-under ``@bp.action`` and the ``action_*`` signals never run for it. A
+The action, its ``before_action``/``after_action`` hooks and the ``action_*``
+signals never run for it. An action declared with decorators
+(``decorators=[login_required]``, or stacked under ``@bp.action``) is
+refused live checks (403): its decorators cannot run without it, and a
+verdict must not reach whom they would refuse. A
 field marked ``metadata={"live": False}`` (a check that is costly or has
 side effects) is not loaded at all: it is left out of the schema used here,
 and so are file fields (the script does not send files for a check: they
@@ -129,6 +132,12 @@ def live_schema(schema: Schema) -> tuple[Schema, dict[str, t.Any]]:
 def answer(entry: Entry, submission: Submission) -> Response:
     """The answer to a validate-only request that its guards let through."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if entry.action.decorated:
+        # Its decorators (login_required...) wrap the function: they cannot
+        # run without it, and a verdict must not reach whom they would refuse
+        # (a validator may look a name up: who could probe them then?).
+        _refusing_decorated(entry.action.name)
+        return json_answer(app, 403, {"ok": False, "status": 403, "errors": {}})
     schema = entry.action.schema
     if schema is None:
         return app.response_class(status=204)
@@ -153,6 +162,18 @@ def answer(entry: Entry, submission: Submission) -> Response:
         )
         return json_answer(app, 500, {"ok": False, "status": 500, "errors": {}})
     return app.response_class(status=204)
+
+
+@functools.lru_cache(maxsize=256)
+def _refusing_decorated(name: str) -> None:
+    """Say once per action why its live checks are refused."""
+    logger.warning(
+        "Live checks of %s are refused: it is declared with decorators"
+        " (decorators= or stacked under @bp.action), which cannot run without the"
+        " action. Guard it with a before_request function of its blueprint for"
+        " live checks to work.",
+        name,
+    )
 
 
 def json_answer(app: Flask, status: int, body: dict[str, t.Any]) -> Response:

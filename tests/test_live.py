@@ -272,3 +272,44 @@ def test_a_check_names_an_items_errors_by_its_row(client: FlaskClient) -> None:
     assert response.json["errors"] == {
         "pets": {"1": {"name": ["Length must be between 2 and 20."]}}
     }
+
+
+def test_an_action_guarded_by_a_decorator_is_refused_live_checks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import functools
+
+    from flask import abort
+
+    from flask_actions import ActionBlueprint
+    from flask_actions import ActionExtension
+
+    def staff_only(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        @functools.wraps(func)
+        def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            abort(403)
+
+        return wrapper
+
+    bp = ActionBlueprint("staff", __name__)
+    lookups: list[str] = []
+
+    def known(value: str) -> None:
+        lookups.append(value)  # a database query a stranger must not drive
+
+    @bp.action(
+        schema={"email": signup_app.fields.Str(validate=known)},
+        decorators=[staff_only],
+    )
+    def invite(data: dict[str, t.Any]) -> None:
+        return None
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret of the staff test, 32+ bytes", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    response = validate(app.test_client(), "staff.invite", {"email": "a@b.c"})
+    assert response.status_code == 403
+    assert response.json == {"ok": False, "status": 403, "errors": {}}
+    assert lookups == []
+    assert "Live checks of staff.invite are refused" in caplog.text
