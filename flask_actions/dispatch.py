@@ -136,8 +136,10 @@ def recognise(app: Flask, **extra: t.Any) -> None:
         args = _open_args(app, entry, token, max_age=None)
 
     key: bytes | None = None
+    checking = validation.requested()  # nothing will run: no key, no question
     try:
-        key = idempotency.read_key(app, entry.action)
+        if not checking:
+            key = idempotency.read_key(app, entry.action)
     except idempotency.BadSubmissionKey as e:
         if not recoverable:
             raise
@@ -154,7 +156,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     req.view_args = dict(page[1]) if page else {}
     req.routing_exception = None
     submission = Submission(args, payload, values, mode, page, soft)
-    if soft is None:
+    if soft is None and not checking:
         submission.confirmation = wire.pending_confirmation()
         submission.key = key
     setattr(g, _G_SUBMISSION, (entry, submission))
