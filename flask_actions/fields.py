@@ -172,6 +172,9 @@ def render(
     extra = {
         k: v for k, v in attributes.items() if k not in _OWN and k not in ("id", "id_")
     }
+    hint = extra.get("aria_describedby")
+    if hint and messages:  # the page's own description (a hint) stays
+        extra["aria_describedby"] = f"{hint} {errors_id}"
     choices = _choices(field)
     if choices is None and isinstance(field, ma.List) and kind != "file":
         raise LookupError(

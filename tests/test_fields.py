@@ -225,6 +225,21 @@ def test_a_failed_submission_shows_the_typed_values_and_errors_never_a_password(
     assert 'id="terms" required type="checkbox" value="1" checked>' in page
 
 
+def test_a_hint_the_page_describes_a_field_with_stays_after_a_failure() -> None:
+    page = (
+        '{% import "flask_actions/macros.html" as fa %}'
+        '{% call fa.form(action("kinds.save")) %}'
+        '{{ fa.field("name", aria_describedby="name-hint") }}'
+        '<p id="name-hint">Two letters at least.</p>'
+        "{% endcall %}"
+    )
+    client = make_app(page).test_client()
+    assert 'aria-describedby="name-hint"' in client.get("/").text
+    result = call(client, "kinds.save", {"name": "A", "day": "2027-01-01"})
+    assert result.status == 422
+    assert 'aria-describedby="name-hint name-errors"' in result.response.text
+
+
 def test_an_unknown_field_or_a_form_without_schema_says_what_is_there() -> None:
     with pytest.raises(LookupError, match="no field 'nam'.*Its fields: name, nickname"):
         render('{{ fa.field("nam") }}')
