@@ -86,7 +86,8 @@
       if (messages.length) {
         list.id ||= (control.id || name) + '-errors';
         control.setAttribute('aria-invalid', 'true');
-        control.setAttribute('aria-describedby', list.id);
+        const described = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+        if (!described.includes(list.id)) control.setAttribute('aria-describedby', [...described, list.id].join(' '));
       } else control.removeAttribute('aria-invalid');
     }
   }
