@@ -178,7 +178,7 @@ def _step(field: ma.Field[t.Any]) -> str | None:
     return None
 
 
-def refuses_empty(field: ma.Field[t.Any], constraints: Constraints) -> bool:
+def _refuses_empty(field: ma.Field[t.Any], constraints: Constraints) -> bool:
     """Whether the schema refuses an input left empty, so that the browser may
     too (``required``): a ``required`` list (a ``<select multiple>`` or a file
     input sends nothing then) or field whose empty value means "not given"
@@ -214,7 +214,7 @@ def html_attributes(field: ma.Field[t.Any]) -> dict[str, t.Any]:
         # A required checkbox must be ticked: only a field that must be true.
         attrs["required"] = field.required and constraints.equal == (True,)
         return attrs
-    attrs["required"] = refuses_empty(field, constraints)
+    attrs["required"] = _refuses_empty(field, constraints)
     if isinstance(field, ma.List):
         attrs["multiple"] = True
         attrs["accept"] = _accept(field.inner)

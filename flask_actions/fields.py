@@ -36,7 +36,7 @@ OPTIONS = ("label", "textarea", "live", "value", "placeholder_option")
 _TRUE = frozenset({"1", "true", "on", "yes", "y", "t", "True"})
 
 
-class Helper(t.Protocol):
+class _Helper(t.Protocol):
     """What the macros' helper (``flask_actions.templating._Macros``, the
     template global ``_flask_actions``) gives a field."""
 
@@ -54,7 +54,7 @@ def _by_payload_name(schema: Schema) -> dict[str, ma.Field[t.Any]]:
     return {field.data_key or attr: field for attr, field in schema.load_fields.items()}
 
 
-def schema_field(schema: Schema, name: str) -> ma.Field[t.Any]:
+def _schema_field(schema: Schema, name: str) -> ma.Field[t.Any]:
     """The field of ``schema`` that the form name ``name`` fills
     (``address.city``: ``city`` of the nested schema; ``items.0.name``:
     ``name`` of the schema each item of ``items`` is).
@@ -85,7 +85,7 @@ def schema_field(schema: Schema, name: str) -> ma.Field[t.Any]:
     return current
 
 
-def field_id(name: str, take: bool = True) -> str:
+def _field_id(name: str, take: bool = True) -> str:
     """The id of the next control for ``name`` on this page: ``address-city``,
     then ``address-city-2`` for a second form with the same field (``take``:
     the id is the control's; else only told, for its label)."""
@@ -135,7 +135,7 @@ def _choices(field: ma.Field[t.Any]) -> list[tuple[str, str]] | None:
 
 
 def render(
-    helper: Helper,
+    helper: _Helper,
     target: Target | None,
     name: str,
     *,
@@ -148,8 +148,8 @@ def render(
 ) -> Markup:
     """``fa.field``: the control for ``name``, its label and its error list."""
     schema = _schema_of(target)
-    field = schema_field(schema, name)
-    control_id = str(attributes.get("id_") or attributes.get("id") or field_id(name))
+    field = _schema_field(schema, name)
+    control_id = str(attributes.get("id_") or attributes.get("id") or _field_id(name))
     errors_id = f"{control_id}-errors"
     messages = helper.errors(name, target)
     kind = constraints.input_type(field)
@@ -199,14 +199,14 @@ def render(
             own["value"] = constraints.html_value(typed)
         html = f"<input{helper.attrs(extra, **own)}>"
     if label:
-        text = label if isinstance(label, str) else label_text(field, name)
+        text = label if isinstance(label, str) else _label_text(field, name)
         tag = f'<label for="{escape(control_id)}">{escape(text)}</label>'
         html = html + " " + tag if kind == "checkbox" else tag + html
-    return Markup(html + error_list(helper, name, errors_id, messages))
+    return Markup(html + _error_list(helper, name, errors_id, messages))
 
 
 def _select(
-    helper: Helper,
+    helper: _Helper,
     own: dict[str, t.Any],
     extra: t.Mapping[str, t.Any],
     choices: list[tuple[str, str]],
@@ -237,7 +237,7 @@ def _select(
     return f"<select{helper.attrs(extra, **own)}>{''.join(options)}</select>"
 
 
-def error_list(helper: Helper, name: str, errors_id: str, messages: list[str]) -> str:
+def _error_list(helper: _Helper, name: str, errors_id: str, messages: list[str]) -> str:
     """The ``<ul>`` of ``name``'s messages, as ``fa.errors`` renders it; empty
     and hidden when there are none, so that live checks have their place."""
     items = "".join(f"<li>{escape(m)}</li>" for m in messages)
@@ -250,7 +250,7 @@ def error_list(helper: Helper, name: str, errors_id: str, messages: list[str]) -
     return f"<ul{attrs}>{items}</ul>"
 
 
-def label_text(field: ma.Field[t.Any], name: str) -> str:
+def _label_text(field: ma.Field[t.Any], name: str) -> str:
     """A field's ``metadata["label"]``, else its name made readable
     (``address.zip_code``: "Zip code")."""
     text = field.metadata.get("label")
@@ -263,14 +263,14 @@ def label(
     target: Target | None,
     name: str,
     text: str | None,
-    helper: Helper,
+    helper: _Helper,
     attributes: t.Mapping[str, t.Any],
 ) -> Markup:
     """``fa.label``: a ``<label>`` for the control ``fa.field`` renders next
     for ``name`` (call it first); the text defaults to the field's
     ``metadata["label"]``, else its name."""
-    field = schema_field(_schema_of(target), name)
-    control_id = field_id(name, take=False)
-    shown = text or label_text(field, name)
+    field = _schema_field(_schema_of(target), name)
+    control_id = _field_id(name, take=False)
+    shown = text or _label_text(field, name)
     attrs = helper.attrs(attributes, for_=control_id)
     return Markup(f"<label{attrs}>{escape(shown)}</label>")

@@ -110,7 +110,7 @@ def _attr_paths(
 
 
 @functools.lru_cache(maxsize=256)
-def live_schema(schema: Schema) -> tuple[Schema, dict[str, t.Any]]:
+def _live_schema(schema: Schema) -> tuple[Schema, dict[str, t.Any]]:
     """The schema a validate-only request loads with: ``schema`` without its
     fields marked ``live: False`` (nested schemas' too), and those fields
     (see :func:`_live_excluded`), to leave out of the payload."""
@@ -137,11 +137,11 @@ def answer(entry: Entry, submission: Submission) -> Response:
         # run without it, and a verdict must not reach whom they would refuse
         # (a validator may look a name up: who could probe them then?).
         _refusing_decorated(entry.action.name)
-        return json_answer(app, 403, {"ok": False, "status": 403, "errors": {}})
+        return _json_answer(app, 403, {"ok": False, "status": 403, "errors": {}})
     schema = entry.action.schema
     if schema is None:
         return app.response_class(status=204)
-    schema, left_out = live_schema(messages.translated_schema(schema))
+    schema, left_out = _live_schema(messages.translated_schema(schema))
     payload = _without(submission.payload, left_out) if left_out else submission.payload
     try:
         schema.load(payload)
@@ -151,7 +151,7 @@ def answer(entry: Entry, submission: Submission) -> Response:
             if isinstance(e.messages, dict)
             else {"_schema": e.messages}
         )
-        return json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
+        return _json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
     except Exception:
         # A validator that fails on a partial form: the page keeps what it
         # shows (the script applies only 204 and 422), the submission will say.
@@ -160,7 +160,7 @@ def answer(entry: Entry, submission: Submission) -> Response:
             " should expect any input, e.g. a missing key in @validates_schema).",
             entry.action.name,
         )
-        return json_answer(app, 500, {"ok": False, "status": 500, "errors": {}})
+        return _json_answer(app, 500, {"ok": False, "status": 500, "errors": {}})
     return app.response_class(status=204)
 
 
@@ -176,7 +176,7 @@ def _refusing_decorated(name: str) -> None:
     )
 
 
-def json_answer(app: Flask, status: int, body: dict[str, t.Any]) -> Response:
+def _json_answer(app: Flask, status: int, body: dict[str, t.Any]) -> Response:
     response = app.response_class(
         codec.json_text(body), status=status, mimetype="application/json"
     )
@@ -189,4 +189,4 @@ def refused(response: Response) -> Response:
     no errors (a user who may not submit learns nothing of the fields)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     status = response.status_code if response.status_code >= 400 else 401
-    return json_answer(app, status, {"ok": False, "status": status, "errors": {}})
+    return _json_answer(app, status, {"ok": False, "status": status, "errors": {}})
