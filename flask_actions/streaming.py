@@ -22,10 +22,11 @@ Who sees the pieces:
   dropped; the answer is the usual 303, page or JSON.
 
 While streaming, the generator runs in a thread of its own, in a copy of the
-request's context (``request``, ``session``, ``g`` work as in any action),
-while the request's thread writes what it yields. When the client goes away
-(an abort, a closed tab, a lost connection) the next write fails, the server
-closes the response, and the generator is closed: its ``finally`` blocks run
+request's context (``request``, ``session``, ``g``, uploaded files work as
+in any action), while the request's thread writes what it yields; the
+request's teardown functions run when the stream has ended. When the client
+goes away (an abort, a closed tab, a lost connection) the next write fails, the
+server closes the response, and the generator is closed: its ``finally`` blocks run
 (an ``async`` one is cancelled at the ``await`` it waits on).
 
 The headers leave before the action runs: a streaming action's cookies and
@@ -49,7 +50,7 @@ import typing as t
 from flask import current_app
 from flask import request
 from flask import session
-from flask import stream_with_context
+from flask.globals import request_ctx
 from werkzeug.wrappers import Response
 
 from . import codec
@@ -59,6 +60,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Generator
     from collections.abc import Iterator
+
+    from flask.ctx import RequestContext
 
     from .wire import Submission
 
@@ -281,9 +284,13 @@ def streamed(answer: Callable[[], Response]) -> Response:
             channel.cancel()
             worker.join()
 
-    response: Response = app.response_class(
-        stream_with_context(body()), mimetype=EVENT_STREAM
-    )
+    # The request stays open until the stream ends: its teardown functions
+    # and the closing of its uploaded files wait for the action. (Flask's
+    # stream_with_context runs them when the view returns, before the body.)
+    held: RequestContext = request_ctx._get_current_object()  # type: ignore[attr-defined]
+    held.push()
+    response: Response = app.response_class(body(), mimetype=EVENT_STREAM)
+    response.call_on_close(held.pop)
     response.headers["Cache-Control"] = "no-store, no-transform"
     response.headers["X-Accel-Buffering"] = "no"
     response.headers["Vary"] = "Accept"

@@ -6,6 +6,7 @@ middle, and a client that goes away."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import threading
@@ -21,6 +22,7 @@ from marshmallow import ValidationError
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
 from flask_actions import ActionExtension
+from flask_actions import File
 from flask_actions import Progress
 from flask_actions import redirect
 from flask_actions import Return
@@ -35,6 +37,7 @@ class Seen:
         self.closed = threading.Event()
         self.steps: list[int] = []
         self.broken_page = False
+        self.order: list[str] = []
 
 
 def make(seen: Seen) -> Flask:
@@ -109,6 +112,16 @@ def make(seen: Seen) -> Flask:
     def remember() -> t.Iterator[str]:
         session["seen"] = True
         yield "remembered"
+
+    @bp.action(schema={"rows": File(required=True, accept="text/plain")})
+    def upload(data: dict[str, t.Any]) -> t.Iterator[str]:
+        yield "received"
+        seen.order.append("action")
+        return {"text": data["rows"].read().decode()}
+
+    @bp.teardown_request
+    def teardown(error: BaseException | None) -> None:
+        seen.order.append("teardown")
 
     @bp.action
     def slow() -> t.Iterator[str]:
@@ -351,3 +364,26 @@ def test_a_response_of_its_own_ends_the_stream_with_a_500(app: Flask) -> None:
         -1
     ]
     assert kind == "result" and result["status"] == 500 and result["reference"]
+
+
+def test_uploaded_files_and_the_request_last_until_the_stream_ends(
+    app: Flask, seen: Seen
+) -> None:
+    client = app.test_client()
+    ref, csrf, origin = prepare(client, "report.upload")
+    seen.order.clear()  # prepare's own request context was torn down
+    response = client.post(
+        "/",
+        data={"rows": (io.BytesIO(b"one\ntwo\n"), "rows.txt"), "csrf_token": csrf},
+        headers={
+            "X-Action": ref,
+            "X-Flask-Actions": "form",
+            "Origin": origin,
+            **STREAM,
+        },
+    )
+    got = [e for e in events(response.data) if e[0]]
+    assert got[-1][1]["data"] == {"text": "one\ntwo\n"}, got[-1]
+    response.close()  # what the server does once the body is sent
+    # The request's teardown ran after the action, not when the view returned.
+    assert seen.order == ["action", "teardown"]

@@ -70,6 +70,16 @@ PAGE = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
   <button id="send">Upload</button>
   <button type="button" id="stop-upload" data-fa-cancel>Stop</button>
 {% endcall %}
+{% call fa.form(action('reports.import_rows'), id='import', files=True,
+                data_fa_progress='#import-bar', data_fa_stream='#import-log') %}
+  {{ fa.message() }}
+  <label for="rows-file">Rows (a text file, one per line)</label>
+  <input id="rows-file" type="file" name="rows">
+  {{ fa.errors('rows') }}
+  <progress id="import-bar" hidden></progress>
+  <button id="import-button">Import</button>
+{% endcall %}
+<pre id="import-log"></pre>
 <ul id="documents">
 {%- for d in documents %}<li>{{ d.title }}: {{ d.size }} bytes</li>{% endfor -%}
 </ul>
@@ -91,6 +101,9 @@ class Reports:
         self.lock = threading.Lock()
         #: Set when a streaming action's finally ran.
         self.stopped = threading.Event()
+        #: When set, ``import_rows`` waits after its first line until ``go`` is.
+        self.hold = False
+        self.go = threading.Event()
         self.row_delay = 0.3
 
     def mark(self, what: str) -> None:
@@ -176,6 +189,16 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
         with state.lock:
             state.documents.append({"title": data["title"], "size": document.size})
         return {"size": document.size}
+
+    @reports.action(schema={"rows": File(required=True, accept="text/plain")})
+    def import_rows(data: dict[str, UploadedFile]) -> t.Iterator[t.Any]:
+        lines = data["rows"].read().decode().splitlines()
+        for number, line in enumerate(lines, 1):
+            yield Progress(number, len(lines), f"Line {number} of {len(lines)}")
+            yield f"Imported {line}\n"
+            if number == 1 and state.hold:
+                state.go.wait(10)
+        return {"imported": len(lines)}
 
     @reports.action
     def receipt() -> Response:
