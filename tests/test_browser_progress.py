@@ -353,3 +353,57 @@ def test_an_upload_answered_with_no_content_settles(
         }"""
     )
     assert result == [True, 204]
+
+
+def test_an_upload_whose_action_streams_shows_both_as_they_happen(
+    reports: LiveServer, browser_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    tab = open_tab(reports, browser_page)
+    page = tab.page
+    state(reports).hold = True  # the action waits after its first line
+    path = tmp_path / "rows.txt"
+    path.write_bytes(
+        b"".join(b"row %d " % n + b"x" * 100_000 + b"\n" for n in range(3))
+    )
+    throttle(page, 512 * 1024)
+    page.set_input_files("#rows-file", str(path))
+    page.click("#import-button")
+    # The first line's progress and text reach the page while the action
+    # waits: the answer to an upload streams too.
+    page.wait_for_function(
+        "() => window.__progress.some(p => !p.upload && p.done === 1)"
+        " && document.querySelector('#import-log').textContent.startsWith('Imported row 0')"
+    )
+    assert page.get_attribute("#import", "aria-busy") == "true"
+    progress = page.evaluate("() => window.__progress")
+    assert any(p.get("upload") for p in progress)  # the upload's came first
+    state(reports).go.set()
+    tab.wait_after()
+    assert tab.result()["data"]["imported"] == 3
+    assert (
+        page.text_content("#import-log")
+        == "Imported row 0\nImported row 1\nImported row 2\n"
+    )
+    assert page.is_hidden("#import-bar")
+
+
+def test_stop_ends_an_upload_whose_answer_streams(
+    reports: LiveServer, browser_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    tab = open_tab(reports, browser_page)
+    page = tab.page
+    state(reports).hold = True
+    path = tmp_path / "rows.txt"
+    path.write_bytes(b"one\ntwo\n")
+    page.set_input_files("#rows-file", str(path))
+    page.click("#import-button")
+    page.wait_for_function(
+        "() => window.__progress.some(p => !p.upload && p.done === 1)"
+    )
+    page.click("#stop-import")
+    tab.wait_after()
+    state(reports).go.set()
+    assert "Stopped before it finished" in page.inner_text("body")
+    assert page.get_attribute("#import", "aria-busy") is None
+    assert page.text_content("#import-log") == ""
+    assert page.is_hidden("#import-bar")

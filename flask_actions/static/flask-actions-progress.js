@@ -105,35 +105,58 @@
     return result || stopped();
   }
 
-  // fetch for a body with files, reporting how much of it went out. The
-  // answer is read when complete (a streamed one then plays at once).
+  // fetch for a body with files, reporting how much of it went out. A
+  // streamed answer is handed on as it arrives; any other once complete.
   function upload(url, request, watch = {}) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       const form = watch.form;
+      const aborted = () => new DOMException('Aborted', 'AbortError');
+      let stream; // the streamed answer's controller
+      let read = 0;
+      const more = () => {
+        stream.enqueue(new TextEncoder().encode(xhr.responseText.slice(read)));
+        read = xhr.responseText.length;
+      };
+      const answer = (body) => {
+        const headers = {};
+        for (const name of ['Content-Type', 'Content-Disposition']) headers[name] = xhr.getResponseHeader(name) || '';
+        // A body with a 204 (say) is a TypeError: the answer would never settle.
+        const response = new Response(/^(204|205|304)$/.test(xhr.status) ? null : body, { status: xhr.status, headers });
+        resolve(Object.defineProperty(response, 'url', { value: xhr.responseURL }));
+      };
+      // The end of the request; a streamed answer's reader puts the page back.
       const end = (then) => () => {
         if (form) stoppers.delete(form);
-        restore(watch);
+        if (!stream) restore(watch);
         then();
       };
       xhr.open('POST', url);
-      xhr.responseType = 'blob';
       for (const [name, value] of Object.entries(request.headers)) xhr.setRequestHeader(name, value);
       xhr.upload.addEventListener('progress', (event) =>
         report(watch, 'progress', { done: event.loaded, total: event.lengthComputable ? event.total : null, upload: true }),
       );
+      xhr.addEventListener('readystatechange', () => {
+        if (xhr.readyState !== 2) return;
+        if (!/event-stream/.test(xhr.getResponseHeader('Content-Type'))) xhr.responseType = 'blob';
+        else {
+          answer(new ReadableStream({ start: (controller) => (stream = controller), cancel: () => xhr.abort() }));
+          restore(watch, true); // the upload's progress ends; the action's begins
+          xhr.addEventListener('progress', more);
+        }
+      });
       xhr.addEventListener('load', end(() => {
-        const headers = {};
-        for (const name of ['Content-Type', 'Content-Disposition']) headers[name] = xhr.getResponseHeader(name) || '';
-        // A body with a 204 (say) is a TypeError: the answer would never settle.
-        const response = new Response(/^(204|205|304)$/.test(xhr.status) ? null : xhr.response, { status: xhr.status, headers });
-        resolve(Object.defineProperty(response, 'url', { value: xhr.responseURL }));
+        if (!stream) return answer(xhr.response);
+        more();
+        stream.close();
       }));
-      xhr.addEventListener('error', end(() => reject(new TypeError('The request failed.'))));
+      xhr.addEventListener('error', end(() => (stream ? stream.error(new TypeError('The request failed.')) : reject(new TypeError('The request failed.')))));
       xhr.addEventListener('abort', end(() =>
-        request.signal?.aborted
-          ? reject(new DOMException('Aborted', 'AbortError'))
-          : resolve(new Response(JSON.stringify(stopped()), { headers: { 'Content-Type': 'application/json' } })),
+        stream
+          ? stream.error(aborted())
+          : request.signal?.aborted
+            ? reject(aborted())
+            : resolve(new Response(JSON.stringify(stopped()), { headers: { 'Content-Type': 'application/json' } })),
       ));
       request.signal?.addEventListener('abort', () => xhr.abort());
       if (form) stoppers.set(form, () => xhr.abort());

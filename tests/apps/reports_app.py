@@ -78,8 +78,10 @@ PAGE = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
   {{ fa.errors('rows') }}
   <progress id="import-bar" hidden></progress>
   <button id="import-button">Import</button>
+  <button type="button" id="stop-import" data-fa-cancel>Stop</button>
 {% endcall %}
-<pre id="import-log"></pre>
+{% set imported = action_result(action('reports.import_rows')) %}
+<pre id="import-log">{{ imported.data.log if imported and imported.ok else '' }}</pre>
 <ul id="documents">
 {%- for d in documents %}<li>{{ d.title }}: {{ d.size }} bytes</li>{% endfor -%}
 </ul>
@@ -193,12 +195,14 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
     @reports.action(schema={"rows": File(required=True, accept="text/plain")})
     def import_rows(data: dict[str, UploadedFile]) -> t.Iterator[t.Any]:
         lines = data["rows"].read().decode().splitlines()
+        log = []
         for number, line in enumerate(lines, 1):
             yield Progress(number, len(lines), f"Line {number} of {len(lines)}")
-            yield f"Imported {line}\n"
+            log.append(f"Imported {line[:5]}\n")
+            yield log[-1]
             if number == 1 and state.hold:
                 state.go.wait(10)
-        return {"imported": len(lines)}
+        return {"imported": len(lines), "log": "".join(log)}
 
     @reports.action
     def receipt() -> Response:
