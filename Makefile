@@ -17,12 +17,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv test test-oldest lint format typecheck pytest docs demo bench bench-nextjs clean distclean
+.PHONY: help venv js test test-oldest lint format typecheck pytest docs demo bench bench-nextjs clean distclean
 
 help:
 	@echo "make venv       create .venv and install the package with its dev dependency group"
 	@echo "make test       lint, typecheck, then pytest (PYTEST_ARGS='-k name -x' passes through)"
 	@echo "make lint       ruff check and ruff format --check"
+	@echo "make js         rebuild the minified browser scripts (needs Node.js: npm ci --prefix scripts)"
 	@echo "make format     fix what ruff can fix, then reformat"
 	@echo "make typecheck  mypy (strict on flask_actions)"
 	@echo "make pytest     only the tests"
@@ -72,11 +73,16 @@ test-oldest: $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python -m pytest -m "not browser and not redis and not slow" $(PYTEST_ARGS)
 
 # terser, which builds the browser scripts (scripts/build_js.py); needs Node.js.
+# Only `make js` needs it: `make lint` checks the committed build against
+# scripts/build-manifest.json where terser is not installed.
 scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json
 	npm ci --prefix scripts --no-audit --no-fund
 	touch $@
 
-lint: venv scripts/node_modules/.installed
+js: venv scripts/node_modules/.installed
+	$(BIN)/python scripts/build_js.py
+
+lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/build_js.py --check

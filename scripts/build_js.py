@@ -14,6 +14,13 @@ users need no build step; building needs Node.js and the terser pinned in
     python scripts/build_js.py          # write the .min.js files, print the sizes
     python scripts/build_js.py --check  # fail if a .min.js is out of date
 
+Each build also writes ``scripts/build-manifest.json``: the sha256 of every
+source and of every ``.min.js`` it made from them. ``--check`` rebuilds and
+compares where terser is installed; elsewhere (a machine with only Python,
+as ``make test`` on a fresh clone) it compares the files with the manifest,
+which tells a source edited since the last build, or a ``.min.js`` edited
+by hand, from a tree that is built.
+
 Both budgets are checked (min+gzip): the core alone (what every page with
 ``fa.script()`` fetches), and the whole script, the core and every extra
 taken together as one file (what it would weigh unsplit; the split itself
@@ -35,6 +42,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 STATIC = SCRIPTS.parent / "flask_actions" / "static"
 TERSER = SCRIPTS / "node_modules" / "terser" / "bin" / "terser"
+MANIFEST = SCRIPTS / "build-manifest.json"
 CORE = STATIC / "flask-actions.js"
 #: What the core (the script on a plain form's path) may weigh, minified and gzipped.
 CORE_BUDGET = 6 * 1024
@@ -130,10 +138,60 @@ def sizes(built: dict[Path, bytes]) -> tuple[int, int, int]:
     return core, whole, sum(gzip_size(data) for data in built.values())
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_of(built: dict[Path, bytes]) -> dict[str, dict[str, str]]:
+    """What a build made from what: the sha256 of each source and output."""
+    sources = [*extra_sources(), CORE]
+    return {
+        "sources": {path.name: sha256(path) for path in sources},
+        "built": {
+            path.name: hashlib.sha256(data).hexdigest()
+            for path, data in sorted(built.items())
+        },
+    }
+
+
+def stale_against_manifest() -> list[str]:
+    """Without terser: the files whose sha256 is not the manifest's, as a
+    person should read them ("... changed since the last build")."""
+    if not MANIFEST.exists():
+        return [f"{MANIFEST.name} is missing"]
+    recorded = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    sources = [*extra_sources(), CORE]
+    outputs = sorted(STATIC.glob("*.min.js"))
+    now = {
+        "sources": {path.name: sha256(path) for path in sources},
+        "built": {path.name: sha256(path) for path in outputs},
+    }
+    problems = []
+    for kind in ("sources", "built"):
+        for name in sorted(set(recorded[kind]) | set(now[kind])):
+            if recorded[kind].get(name) != now[kind].get(name):
+                problems.append(f"{name} changed since the last build")
+    return problems
+
+
+def check_without_terser() -> int:
+    problems = stale_against_manifest()
+    for problem in problems:
+        print(
+            f"{problem}: run npm ci --prefix scripts, then python scripts/build_js.py"
+        )
+    if problems:
+        return 1
+    print(f"terser is not installed: the files match {MANIFEST.name}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     try:
         built = build_all()
     except MinifierMissing as missing:
+        if "--check" in argv:
+            return check_without_terser()
         print(missing)
         return 2
     stale = [
@@ -141,14 +199,21 @@ def main(argv: list[str]) -> int:
         for path, data in built.items()
         if not path.exists() or path.read_bytes() != data
     ]
+    manifest = json.dumps(manifest_of(built), indent=2, sort_keys=True) + "\n"
     if "--check" in argv:
         for path in stale:
             print(f"{path.name} is out of date: run python scripts/build_js.py")
+        if not stale and (
+            not MANIFEST.exists() or MANIFEST.read_text(encoding="utf-8") != manifest
+        ):
+            print(f"{MANIFEST.name} is out of date: run python scripts/build_js.py")
+            return 1
         if stale:
             return 1
     else:
         for path in stale:
             path.write_bytes(built[path])
+        MANIFEST.write_text(manifest, encoding="utf-8")
     for path, data in built.items():
         source = path.with_name(path.name.replace(".min.js", ".js"))
         print(
