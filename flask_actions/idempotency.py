@@ -296,22 +296,19 @@ def _digest(kind: bytes, scope: bytes, name: str, key: str, render: str) -> byte
 
 def _verify(app: Flask, action: Action[t.Any, t.Any], key: str) -> None:
     prefix, _, counter = key.partition(".")
-    try:
-        raw = b64decode(prefix)
-    except (ValueError, UnicodeEncodeError):
-        raw = b""
-    valid = (
-        len(raw) == _MINT.size + _MAC_SIZE
-        and counter.isdigit()
-        and len(counter) <= _MAX_COUNTER_DIGITS
-        and counter.isascii()
-    )
-    if valid:
-        issued, mac = raw[: _MINT.size], raw[_MINT.size :]
-        valid = any(
-            hmac.compare_digest(_mac(base, issued, action.name), mac)
-            for base in _state(app).macs(app)
-        )
+    raw = b""
+    if 0 < len(counter) <= _MAX_COUNTER_DIGITS and counter.isdigit():
+        try:
+            raw = b64decode(prefix)
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+    valid = False
+    if len(raw) == _MINT.size + _MAC_SIZE and counter.isascii():
+        issued, mac, name = raw[: _MINT.size], raw[_MINT.size :], action.name
+        for base in _state(app).macs(app):
+            if hmac.compare_digest(_mac(base, issued, name), mac):
+                valid = True
+                break
     if not valid:
         logger.warning(
             "Refused a submission of %s whose key this server did not make for"
@@ -322,7 +319,7 @@ def _verify(app: Flask, action: Action[t.Any, t.Any], key: str) -> None:
             "This form's hidden data was changed or belongs to another form, so"
             " nothing was sent. Check the form and send it again."
         )
-    (at, _nonce) = _MINT.unpack(raw[: _MINT.size])
+    (at, _nonce) = _MINT.unpack(issued)
     if time.time() - at > float(app.config["ACTIONS_IDEMPOTENCY_TTL"]):
         raise SubmissionKeyExpired(
             "This page is too old to tell whether this form was already sent, so"
@@ -362,11 +359,12 @@ def claim(
     owner = os.urandom(16)
     config = app.config
     lease = float(config["ACTIONS_IDEMPOTENCY_LEASE"])
-    deadline = time.monotonic() + float(config["ACTIONS_IDEMPOTENCY_WAIT"])
-    pause = 0.01
     try:
         store = keeper.store(app)
         record = store.claim(key, fingerprint, owner, lease)
+        # Only a duplicate goes on: the first request claimed, and runs.
+        deadline = time.monotonic() + float(config["ACTIONS_IDEMPOTENCY_WAIT"])
+        pause = 0.01
         while record is not None:
             if not hmac.compare_digest(record.fingerprint, fingerprint):
                 return _failure(
