@@ -41,11 +41,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask import g
 from flask import request
-from flask_wtf.csrf import validate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.wsgi import get_content_length
 from wtforms.validators import ValidationError as CSRFValidationError
 
+from . import csrf
 from . import messages
 from .exceptions import CrossSiteRequest
 from .exceptions import CSRFTokenInvalid
@@ -432,7 +432,8 @@ def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
 
 
 def check_csrf() -> None:
-    """Validate Flask-WTF's CSRF token, once per request.
+    """Validate Flask-WTF's CSRF token, once per request (as Flask-WTF's
+    ``validate_csrf`` does: :mod:`flask_actions.csrf`).
 
     :raises CSRFTokenInvalid: when it is missing, expired or foreign.
     """
@@ -440,7 +441,7 @@ def check_csrf() -> None:
     if not csrf_enabled(config) or g.get("csrf_valid"):
         return
     try:
-        validate_csrf(csrf_token_from_request(config))
+        csrf.validate(csrf_token_from_request(config))
     except CSRFValidationError as e:
         reason = str(e.args[0]) if e.args else "The CSRF token is invalid."
         raise CSRFTokenInvalid(
