@@ -570,6 +570,35 @@ def test_an_unwritable_store_fails_open_with_one_warning(
     assert "without protection against double submission" in warnings[0].message
 
 
+def test_a_damaged_store_file_is_an_outage_until_it_is_deleted(
+    shop: Flask,
+    client_: FlaskClient,
+    rows: list[str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What a power cut can leave (docs/idempotency.md): a file SQLite cannot
+    read is an outage (here the default policy, open, with its warning);
+    deleting it forgets the keys, and the next submissions are deduplicated
+    again."""
+    damaged = tmp_path / "keys.sqlite3"
+    damaged.write_bytes(b"SQLite format 3\0" + b"\xff" * 4080)
+    shop.config.update(
+        ACTIONS_IDEMPOTENCY_PATH=str(damaged), ACTIONS_IDEMPOTENCY_RETRY_INTERVAL=0
+    )
+    form = order_form(client_)
+    with caplog.at_level(logging.WARNING, "flask_actions"):
+        for _ in range(2):
+            assert client_.post("/", data=form, headers=ORIGIN).status_code == 303
+    assert rows == ["tea"] * 2
+    assert any("store of submission keys" in r.message for r in caplog.records)
+    damaged.unlink()
+    form = order_form(client_)
+    for _ in range(2):
+        assert client_.post("/", data=form, headers=ORIGIN).status_code == 303
+    assert rows == ["tea"] * 3
+
+
 def test_a_duplicate_gets_the_session_and_cookies_the_first_left(
     shop: Flask, client_: FlaskClient, rows: list[str]
 ) -> None:
