@@ -126,6 +126,10 @@ def dumps(value: t.Any) -> bytes:
             return f"[{','.join(map(str, value))}]".encode()
         if all(type(item) in _PLAIN for item in value):  # slugs: nothing to tag
             return _ENCODER.encode(value).encode()
+    elif type(value) is dict and all(  # an action's {"id": 3}: one tag
+        type(k) is str and type(v) in _PLAIN for k, v in value.items()
+    ):
+        return _ENCODER.encode({"$m": value}).encode()
     return _ENCODER.encode(_encode(value, 0)).encode()
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import os
@@ -329,6 +330,20 @@ def _verify(app: Flask, action: Action[t.Any, t.Any], key: str) -> None:
 
 # --- claiming and settling ---------------------------------------------------
 
+#: Who holds a claim: this process's random part and a count, unique across
+#: processes and hosts without a system call per request (a child of a fork
+#: draws its own part).
+_owner_base = os.urandom(8)
+_owner_count = itertools.count()
+
+
+def _reseed_owners() -> None:
+    global _owner_base, _owner_count
+    _owner_base, _owner_count = os.urandom(8), itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed_owners)
+
 
 class Ticket(t.NamedTuple):
     """A claim this request holds, to settle once the action ran."""
@@ -356,7 +371,7 @@ def claim(
     if not keeper.available():
         return _store_down(app, action, submission)
     fingerprint = _fingerprint(action, submission)
-    owner = os.urandom(16)
+    owner = _owner_base + next(_owner_count).to_bytes(8, "big")
     config = app.config
     lease = float(config["ACTIONS_IDEMPOTENCY_LEASE"])
     try:
