@@ -66,6 +66,7 @@ from .crypto import b64encode
 from .exceptions import ActionRejected
 from .exceptions import MalformedRequest
 from .keys import secrets_of
+from .negotiation import environ_key
 from .results import ActionResult
 
 if t.TYPE_CHECKING:
@@ -93,6 +94,7 @@ DEFAULTS: dict[str, t.Any] = {
 #: The request header of a key chosen by the client (the script's calls, API
 #: clients), as the IETF draft "The Idempotency-Key HTTP Header Field" names it.
 KEY_HEADER = "Idempotency-Key"
+_KEY_ENVIRON = environ_key(KEY_HEADER)
 
 _MINT = struct.Struct(">I12s")  # issued at (unix seconds), nonce
 _MAC_SIZE = 12
@@ -258,7 +260,7 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
         if key:
             _verify(app, action, key)
             return _digest(b"s", scope, action.name, key, render)
-    header = req.headers.get(KEY_HEADER)
+    header = req.environ.get(_KEY_ENVIRON)
     if header is None:
         return None
     key = header.strip().strip('"')

@@ -31,22 +31,25 @@ MODE_HEADER = "X-Flask-Actions"
 Mode = t.Literal["form", "enhanced", "call", "json"]
 
 
-def _environ_key(header: str) -> str:
-    return "HTTP_" + header.upper().replace("-", "_")
+def environ_key(header: str) -> str:
+    """The WSGI environ key of request header ``header`` (what
+    ``request.headers.get`` looks up, without its per-call work)."""
+    key = header.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
-_ACTION_KEY = _environ_key(ACTION_HEADER)
-_MODE_KEY = _environ_key(MODE_HEADER)
+ACTION_KEY = environ_key(ACTION_HEADER)
+MODE_KEY = environ_key(MODE_HEADER)
 
 
 def response_mode(environ: WSGIEnvironment) -> Mode:
     """The mode the request of ``environ`` asks for."""
-    mode = str(environ.get(_MODE_KEY, "")).lower()
+    mode = str(environ.get(MODE_KEY, "")).lower()
     if mode == "form":
         return "enhanced"
     if mode == "call":
         return "call"
-    if mode or _ACTION_KEY in environ:
+    if mode or ACTION_KEY in environ:
         return "json"
     accept = parse_accept_header(environ.get("HTTP_ACCEPT"), MIMEAccept)
     best = accept.best_match(["text/html", "application/json"])

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from . import codec
 from . import flashing
+from .negotiation import environ_key
 from .negotiation import MODE_HEADER
 from .registry import blueprint_chain
 from .results import ActionResult
@@ -154,8 +155,9 @@ def _json_response(
     # fetch() would follow a 3xx itself: a redirect travels in the body.
     status = 200 if result.ok and result.redirect else result.status
     body["status"] = status
+    # content_type: the header as is (a mimetype is looked up for a charset).
     response = current_app.response_class(
-        codec.json_text(body), status=status, mimetype="application/json"
+        codec.json_text(body), status=status, content_type="application/json"
     )
     if result.ok and result.redirect and req.headers.get(MODE_HEADER):
         # The script navigates to the redirect target: flash the result there,
@@ -168,6 +170,7 @@ def _json_response(
 
 #: A script's request header: ``none`` asks for no page in the answer.
 PAGE_HEADER = "X-Flask-Actions-Page"
+_PAGE_KEY = environ_key(PAGE_HEADER)
 
 
 def _wants_page(submission: Submission, result: ActionResult, effects: Effects) -> bool:
@@ -180,7 +183,7 @@ def _wants_page(submission: Submission, result: ActionResult, effects: Effects) 
     """
     if submission.mode not in ("enhanced", "call") or result.redirect:
         return False
-    if current_request().headers.get(PAGE_HEADER, "").lower() == "none":
+    if str(current_request().environ.get(_PAGE_KEY, "")).lower() == "none":
         return False
     if submission.mode == "enhanced":
         return True

@@ -51,6 +51,7 @@ from .exceptions import CrossSiteRequest
 from .exceptions import CSRFTokenInvalid
 from .exceptions import PayloadTooLarge
 from .negotiation import ACTION_HEADER
+from .negotiation import environ_key
 from .uploads import size_text
 from .wire import ACTION_FIELD
 from .wire import button_csrf_token
@@ -321,15 +322,15 @@ def check_origin() -> bool:
         ``ACTIONS_ALLOW_UNVERIFIED_ORIGIN``).
     """
     req = current_request()
-    headers = req.headers
-    site = headers.get("Sec-Fetch-Site")
+    environ = req.environ  # what req.headers.get reads, without its work
+    site = environ.get("HTTP_SEC_FETCH_SITE")
     # The browser says: another origin (same-site is a sibling, not this one).
     elsewhere = site is not None and site.lower() not in _THIS_ORIGIN
     header = "Origin"
-    source = headers.get(header)
+    source = environ.get("HTTP_ORIGIN")
     if source is None:
         header = "Referer"
-        source = headers.get(header) or None
+        source = environ.get("HTTP_REFERER") or None
     if source is None:
         if elsewhere:
             raise _reported_elsewhere(t.cast(str, site))
@@ -424,8 +425,9 @@ def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
         token = form.get(field) or button_csrf_token(form)
         if token:
             return token
+    environ = req.environ
     for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
-        token = req.headers.get(header)
+        token = environ.get(environ_key(header))
         if token:
             return token
     return None

@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import inspect
 import logging
 import queue
@@ -119,7 +120,16 @@ class Cancelled(BaseException):
 
 def is_streaming(func: t.Callable[..., t.Any]) -> bool:
     """Whether ``func`` (under its decorators, when they use
-    ``functools.wraps``) is a generator function, plain or ``async``."""
+    ``functools.wraps``) is a generator function, plain or ``async``
+    (asked on every call of an action: remembered per function)."""
+    try:
+        return _is_streaming(func)
+    except TypeError:  # an unhashable callable object
+        return _is_streaming.__wrapped__(func)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_streaming(func: t.Callable[..., t.Any]) -> bool:
     inner = inspect.unwrap(func)
     return inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
 

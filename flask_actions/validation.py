@@ -38,7 +38,7 @@ from werkzeug.wrappers import Response
 
 from . import codec
 from . import messages
-from .negotiation import MODE_HEADER
+from .negotiation import MODE_KEY
 from .uploads import File
 from .wire import current_request
 from .wire import form_indexes
@@ -55,8 +55,8 @@ VALIDATE = "validate"
 
 def requested() -> bool:
     """Whether the current request asks for validation only."""
-    mode = current_request().headers.get(MODE_HEADER, "")
-    return mode.lower() == VALIDATE
+    mode = current_request().environ.get(MODE_KEY, "")
+    return str(mode).lower() == VALIDATE
 
 
 def _live_excluded(schema: Schema, depth: int = 0) -> dict[str, t.Any]:

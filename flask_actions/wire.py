@@ -36,6 +36,7 @@ from .exceptions import ActionRejected
 from .exceptions import MalformedRequest
 from .exceptions import PayloadTooLarge
 from .negotiation import ACTION_HEADER
+from .negotiation import ACTION_KEY
 from .negotiation import Mode
 
 ACTION_FIELD = "_action"
@@ -161,9 +162,9 @@ def read_ref() -> str | None:
     :raises MalformedRequest: when the request names more than one action.
     """
     req = current_request()
-    # One lookup, not getlist(), which walks the whole environ: WSGI joins
-    # repeated headers into one value anyway.
-    header = req.headers.get(ACTION_HEADER)
+    # One lookup in the environ, not getlist(), which walks the whole
+    # environ: WSGI joins repeated headers into one value anyway.
+    header = req.environ.get(ACTION_KEY)
     headers = [] if header is None else [header]
     actions: list[str] = []
     buttons: list[str] = []
