@@ -429,7 +429,7 @@ def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
     for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
         token = environ.get(environ_key(header))
         if token:
-            return token
+            return str(token)
     return None
 
 
