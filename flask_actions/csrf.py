@@ -42,8 +42,10 @@ def _codec(secret_key: str | bytes) -> tuple[TimestampSigner, URLSafeTimedSerial
     return signer, serializer
 
 
-def _setting(name: str, default: t.Any, message: str | None) -> t.Any:
-    value = current_app.config.get(name, default)
+def _setting(
+    config: t.Mapping[str, t.Any], name: str, default: t.Any, message: str | None
+) -> t.Any:
+    value = config.get(name, default)
     if message is not None and value is None:
         raise RuntimeError(message)
     return value
@@ -56,15 +58,21 @@ def validate(data: str | None) -> None:
     :raises wtforms.validators.ValidationError: with Flask-WTF's reason
         (missing, expired, invalid, not matching the session's).
     """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = app.config
     secret_key = _setting(
+        config,
         "WTF_CSRF_SECRET_KEY",
-        current_app.secret_key,
+        app.secret_key,
         "A secret key is required to use CSRF.",
     )
     field_name = _setting(
-        "WTF_CSRF_FIELD_NAME", "csrf_token", "A field name is required to use CSRF."
+        config,
+        "WTF_CSRF_FIELD_NAME",
+        "csrf_token",
+        "A field name is required to use CSRF.",
     )
-    time_limit = _setting("WTF_CSRF_TIME_LIMIT", 3600, None)
+    time_limit = _setting(config, "WTF_CSRF_TIME_LIMIT", 3600, None)
     if not data:
         raise ValidationError("The CSRF token is missing.")
     if field_name not in session:

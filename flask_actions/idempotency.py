@@ -243,7 +243,6 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
     req = wire.current_request()
     config = app.config
     csrf_field = wire.csrf_field_name(config)
-    scope = _scope(csrf_field)
     if req.mimetype in wire.FORM_MIMETYPES:
         form = wire.read_form()
         # `in` first: MultiDict.get raises and catches a KeyError for a
@@ -259,7 +258,7 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
             render = _field(form, csrf_field)
         if key:
             _verify(app, action, key)
-            return _digest(b"s", scope, action.name, key, render)
+            return _digest(b"s", _scope(csrf_field), action.name, key, render)
     header = req.environ.get(_KEY_ENVIRON)
     if header is None:
         return None
@@ -274,6 +273,7 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
             f"The {KEY_HEADER} header must be 1 to {_MAX_CLIENT_KEY} printable ASCII"
             " characters. Send a new random key with each new request."
         )
+    scope = _scope(csrf_field)
     if not scope:
         # Without a session secret, keys chosen by clients could collide.
         return None
