@@ -137,9 +137,10 @@ _INPUT_TYPES: tuple[tuple[type[ma.Field[t.Any]], str], ...] = (
     (ma.Url, "url"),
     (ma.Boolean, "checkbox"),
     (ma.AwareDateTime, "text"),  # datetime-local has no time zone
-    (ma.DateTime, "datetime-local"),
+    # Before DateTime: marshmallow before 3.21 derives Date and Time from it.
     (ma.Date, "date"),
     (ma.Time, "time"),
+    (ma.DateTime, "datetime-local"),
     (ma.Number, "number"),
 )
 
