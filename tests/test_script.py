@@ -16,6 +16,7 @@ import time
 import typing as t
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 from flask import Flask
@@ -31,6 +32,7 @@ from servers import csp_violations
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
 from flask_actions import ActionExtension
+from flask_actions import File
 from flask_actions import redirect
 from flask_actions import revalidate_tag
 
@@ -258,7 +260,10 @@ def fetch(url: str) -> bytes:
 
 
 def posted(request: Request) -> dict[str, str]:
-    """The fields of a multipart request body (the script sends FormData)."""
+    """The fields of a request body: urlencoded (a form without a file) or
+    multipart (with one)."""
+    if "urlencoded" in request.headers.get("content-type", ""):
+        return dict(parse_qsl(request.post_data or "", keep_blank_values=True))
     fields = re.findall(
         r'name="([^"]+)"\r\n\r\n(.*?)\r\n--', request.post_data or "", re.S
     )
@@ -860,3 +865,74 @@ def test_script_tag_has_the_integrity_of_the_served_file(session: Session) -> No
     assert base64.b64decode(integrity.group(1)) == hashlib.sha384(served).digest()
     # Chromium checked the hash too: the script ran (the fixture waited for it).
     assert session.page.evaluate("typeof FlaskActions.call") == "function"
+
+
+# --- what the script sends -----------------------------------------------------
+
+UPLOAD_PAGE = """\
+{% import "flask_actions/macros.html" as fa %}
+<!doctype html>
+<html><head><title>Attach</title>{{ fa.script() }}</head>
+<body>
+  {% call fa.form(action('attach.save'), id='attach', enctype='multipart/form-data') %}
+    {{ fa.message() }}
+    <input id="note" name="note" value="{{ fa.value('note') }}">
+    <input id="document" name="document" type="file">
+    <button id="save">Save</button>
+  {% endcall %}
+  <p id="saved">{{ saved|join(' | ') }}</p>
+</body></html>
+"""
+
+
+def test_a_form_without_a_file_is_sent_urlencoded_and_with_one_as_multipart(
+    live_server: Callable[..., LiveServer],
+    browser_page: Callable[..., Page],
+    tmp_path: Path,
+) -> None:
+    saved: list[str] = []
+    bp = ActionBlueprint("attach", __name__)
+
+    @bp.get("/")
+    def index() -> str:
+        return render_template("upload.html", saved=saved)
+
+    @bp.action(schema={"note": fields.Str(required=True), "document": File()})
+    def save(data: dict[str, t.Any]) -> None:
+        document = data.get("document")
+        content = document.read().decode() if document is not None else "no file"
+        saved.append(f"{data['note']}: {content}")
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="x" * 32, TESTING=True)
+    app.jinja_loader = DictLoader({"upload.html": UPLOAD_PAGE})
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    server = live_server(app)
+    page = browser_page(js=True)
+    posts: list[Request] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    page.goto(server.url + "/")
+
+    # No file chosen (an empty file input), a note with what urlencoding must
+    # carry exactly: the action gets the note and no file.
+    page.fill("#note", "a&b=c é")
+    page.click("#save")
+    page.wait_for_function("() => document.querySelector('#saved').textContent")
+    assert saved == ["a&b=c é: no file"]
+    content_type = posts[0].headers["content-type"]
+    assert content_type.startswith("application/x-www-form-urlencoded")
+    assert "[object File]" not in (posts[0].post_data or "")
+    assert posted(posts[0])["note"] == "a&b=c é"
+
+    path = tmp_path / "letter.txt"
+    path.write_text("Dear reader")
+    page.set_input_files("#document", str(path))
+    page.fill("#note", "with a file")
+    page.click("#save")
+    page.wait_for_function(
+        "() => document.querySelector('#saved').textContent.includes('|')"
+    )
+    assert saved[1] == "with a file: Dear reader"
+    assert posts[1].headers["content-type"].startswith("multipart/form-data")
+    assert csp_violations(page) == []
