@@ -431,6 +431,26 @@ class _Macros:
             return [str(m) for v in node.values() if isinstance(v, list) for m in v]
         return [str(m) for m in node] if isinstance(node, list) else []
 
+    @no_template_context
+    def errors_list(
+        self, field: str, target: Target | str | None = None, **attributes: t.Any
+    ) -> Markup:
+        """``fa.errors``: the ``<ul>`` of ``field``'s messages, or nothing
+        (see ``macros.html``; rendered in Python, as the macro rendered it)."""
+        messages = self.errors(field, target)
+        if not messages:
+            return Markup("")
+        items = "".join(f"<li>{escape(m)}</li>" for m in messages)
+        return Markup(f"<ul{self.errors_attrs(field, attributes)}>{items}</ul>")
+
+    @no_template_context
+    def value_text(
+        self, field: str, default: t.Any = "", target: Target | str | None = None
+    ) -> Markup:
+        """``fa.value``: what was typed in ``field``, escaped (see
+        ``macros.html``)."""
+        return escape(self.value(field, default, target))
+
     def value(
         self, field: str, default: t.Any = "", target: Target | str | None = None
     ) -> t.Any:
@@ -448,6 +468,7 @@ class _Macros:
         result = action_result(self._target(target))
         return result if result is not None and result.message else None
 
+    @no_template_context
     def script(self, nonce: str | None = None) -> Markup:
         """``fa.script``: see ``macros.html``."""
         if nonce is None:
