@@ -92,15 +92,24 @@ def secrets_of(app: Flask) -> tuple[t.Any, ...]:
     return (current, *fallbacks)
 
 
-def keys_of(app: Flask | None = None) -> Keys:
-    """The keys of ``app`` (default: the current app).
+def installed(app: Flask | None = None) -> t.Any:
+    """What flask-actions keeps on ``app`` (default: the current app):
+    ``app.extensions["actions"]``, the app's registry (typed by
+    :func:`.registry.get_registry`, which sits above this module).
 
     :raises RuntimeError: if flask-actions is not set up on it.
     """
     if app is None:
         app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    # app.extensions["actions"] is the app's registry, which holds its keys.
     registry = app.extensions.get("actions")
     if registry is None:
         raise RuntimeError(NOT_SET_UP)
-    return t.cast(Keys, registry.keys)
+    return registry
+
+
+def keys_of(app: Flask | None = None) -> Keys:
+    """The keys of ``app`` (default: the current app), held by its registry.
+
+    :raises RuntimeError: if flask-actions is not set up on it.
+    """
+    return t.cast(Keys, installed(app).keys)

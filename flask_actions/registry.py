@@ -16,13 +16,12 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from flask import current_app
 from flask import Flask
 
 from .action import Action
 from .action import check_csrf_field
+from .keys import installed
 from .keys import Keys
-from .keys import NOT_SET_UP
 from .reuse import Reuse
 
 if t.TYPE_CHECKING:
@@ -214,9 +213,4 @@ def get_registry(app: Flask | None = None) -> Registry:
 
     :raises RuntimeError: if flask-actions is not set up on it.
     """
-    if app is None:
-        app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    registry = app.extensions.get("actions")
-    if registry is None:
-        raise RuntimeError(NOT_SET_UP)
-    return t.cast(Registry, registry)
+    return t.cast(Registry, installed(app))
