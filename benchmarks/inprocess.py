@@ -225,14 +225,39 @@ def profile(key: str, csrf: bool = True, number: int = 2000, limit: int = 40) ->
     stats.sort_stats("tottime").print_stats(limit)
 
 
+def loop(key: str, count: int, csrf: bool = True) -> None:
+    """Set ``key`` up, warm it up, then do ``count`` units of it: run under
+    ``valgrind --tool=callgrind`` with a ``count`` and with 0, the difference
+    of the instruction counts over ``count`` is the instructions per unit, a
+    figure other processes on the machine do not change (docs/performance.md,
+    "Instruction counts")."""
+    fn = unit(key, csrf)
+    for _ in range(100):
+        fn()
+    for _ in range(count):
+        fn()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.inprocess")
     parser.add_argument("--profile", choices=KEYS)
+    parser.add_argument(
+        "--loop",
+        nargs=2,
+        metavar=("KEY", "COUNT"),
+        help="only do COUNT units of KEY (for callgrind)",
+    )
     parser.add_argument("--no-csrf", action="store_true")
     parser.add_argument("--number", type=int, default=300)
     args = parser.parse_args()
     if args.profile:
         profile(args.profile, not args.no_csrf)
+        return
+    if args.loop:
+        key, count = args.loop
+        if key not in KEYS:
+            parser.error(f"unknown key {key!r}; choose from {', '.join(KEYS)}")
+        loop(key, int(count), not args.no_csrf)
         return
     for key, samples in measure(csrf=not args.no_csrf, number=args.number).items():
         print(f"{key:12} {best(samples):8.0f} µs")
