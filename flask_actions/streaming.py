@@ -293,14 +293,25 @@ def streamed(answer: Callable[[], Response]) -> Response:
         finally:
             channel.cancel()
             worker.join()
+            release()
 
     # The request stays open until the stream ends: its teardown functions
     # and the closing of its uploaded files wait for the action. (Flask's
     # stream_with_context runs them when the view returns, before the body.)
+    # It is let go when the body ends, or when the server closes the response
+    # before that, whichever comes first: a client (a test's) that reads the
+    # body to its end and never closes it leaves no request pushed behind.
     held: RequestContext = request_ctx._get_current_object()  # type: ignore[attr-defined]
     held.push()
+    released: list[bool] = []
+
+    def release() -> None:
+        if not released:
+            released.append(True)
+            held.pop()
+
     response: Response = app.response_class(body(), mimetype=EVENT_STREAM)
-    response.call_on_close(held.pop)
+    response.call_on_close(release)
     response.headers["Cache-Control"] = "no-store, no-transform"
     response.headers["X-Accel-Buffering"] = "no"
     response.headers["Vary"] = "Accept"

@@ -14,6 +14,8 @@ import typing as t
 
 import pytest
 from flask import Flask
+from flask import has_app_context
+from flask import has_request_context
 from flask import Response
 from flask import session
 from marshmallow import fields
@@ -198,6 +200,18 @@ def test_a_generator_streams_progress_text_data_then_its_result(app: Flask) -> N
     kind, result = got[-1]
     assert kind == "result" and result["ok"] is True
     assert result["data"] == {"built": 2}
+
+
+def test_a_stream_read_to_its_end_leaves_no_request_behind(app: Flask) -> None:
+    # A test that reads a streamed answer and never closes it (as most do)
+    # must not leave this app's request pushed for the tests after it: the
+    # next `flask actions list` in another app's test listed this app's
+    # actions.
+    response = post(app, "report.build", {"rows": 2})
+    assert events(response.data)[-1][0] == "result"
+    assert not has_request_context() and not has_app_context()
+    response.close()  # and closing it afterwards is harmless
+    assert not has_request_context()
 
 
 def test_an_async_generator_streams_and_returns_with_Return(app: Flask) -> None:
