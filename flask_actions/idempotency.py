@@ -177,10 +177,6 @@ class Minter:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.issued = _MINT.pack(int(time.time()), os.urandom(12))
-        if not wire.csrf_enabled(app.config) and _SCOPE_KEY not in session:
-            # No CSRF secret to scope keys by: one of their own. (With CSRF
-            # on, a page cache renders forms without touching the session.)
-            session[_SCOPE_KEY] = secrets.token_urlsafe(16)
         #: By action: the signed part of its keys, "" when it carries none.
         self.prefixes: dict[Action[t.Any, t.Any], str] = {}
         self.counter = 0
@@ -200,6 +196,11 @@ class Minter:
         app = self.app
         if not enabled(app, action):
             return ""
+        if not wire.csrf_enabled(app.config) and _SCOPE_KEY not in session:
+            # No CSRF secret to scope keys by: one of their own, made only for
+            # a page that carries a key. (With CSRF on, a page cache renders
+            # forms without touching the session.)
+            session[_SCOPE_KEY] = secrets.token_urlsafe(16)
         mac = _mac(_state(app).macs(app)[0], self.issued, action.name)
         return b64encode(self.issued + mac)
 

@@ -634,3 +634,41 @@ def test_a_late_duplicate_leaves_the_session_as_it_is(
     assert rows == ["signed in"]
     with later.session_transaction() as after:
         assert "user" not in after
+
+
+@pytest.mark.parametrize(
+    ("switch", "idempotent", "cookie"),
+    [(True, True, True), (False, True, False), (True, False, False)],
+)
+def test_without_csrf_only_a_page_with_keys_gets_a_session(
+    tmp_path: Path, switch: bool, idempotent: bool, cookie: bool
+) -> None:
+    # With CSRF off a key is scoped by a secret of its own in the session;
+    # a page whose forms carry no key must not give every visitor a session
+    # cookie (a cost on each request after, and a page no longer anonymous).
+    bp = ActionBlueprint("quiet", __name__)
+
+    @bp.action(idempotent=idempotent)
+    def ping() -> int:
+        return 1
+
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(
+        SECRET_KEY="k" * 40,
+        TESTING=True,
+        WTF_CSRF_ENABLED=False,
+        ACTIONS_IDEMPOTENCY=switch,
+    )
+    ActionExtension(app)
+    app.register_blueprint(bp)
+
+    @app.get("/")
+    def index() -> str:
+        return render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}'
+            '{% call fa.form(action("quiet.ping")) %}<button>Ping</button>{% endcall %}'
+        )
+
+    page = app.test_client().get("/")
+    assert ("_submission" in page.text) is cookie
+    assert ("Set-Cookie" in page.headers) is cookie
