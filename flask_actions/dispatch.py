@@ -246,15 +246,17 @@ def _streamed_answer(
     fails after the action (a page that does not render, a hook, a response
     of its own where a streaming action returns data) is a crash with its
     reference, since the stream has begun."""
+    settled = False
     try:
         result, effects, passthrough = invoke(entry, submission)
-        if ticket is not None:
-            idempotency.settle(app, ticket, result, effects, passthrough)
         if passthrough is not None:
             raise TypeError(
                 f"action {entry.action.name} returned a response of its own while"
                 " streaming; a streaming action returns data"
             )
+        if ticket is not None:
+            idempotency.settle(app, ticket, result, effects, None)
+            settled = True
         return respond(submission, result, effects, None)
     except Exception as error:
         failed = ActionResult(
@@ -267,6 +269,11 @@ def _streamed_answer(
         return app.response_class(
             codec.json_text(failed.to_json()), mimetype="application/json"
         )
+    finally:
+        # A crash, or a client that went away (Cancelled is no Exception):
+        # the key is let go, as for any crash.
+        if ticket is not None and not settled:
+            idempotency.release(app, ticket)
 
 
 def refused_before_the_action(response: Response) -> Response:

@@ -436,6 +436,17 @@ def settle(
         keeper.failed(app, e)
 
 
+def release(app: Flask, ticket: Ticket) -> None:
+    """Let a claimed key go without an outcome (an invocation that ended
+    without one: a stream its client stopped), so that sending the form
+    again runs it instead of waiting out the lease."""
+    keeper = _state(app).keeper
+    try:
+        keeper.store(app).release(ticket.key, ticket.owner)
+    except claims.StoreUnavailable as e:
+        keeper.failed(app, e)
+
+
 def _store_down(
     app: Flask, action: Action[t.Any, t.Any], submission: Submission
 ) -> ActionResult | None:

@@ -294,6 +294,33 @@ def test_a_client_that_goes_away_stops_the_generator(
         assert len(seen.steps) == steps
 
 
+def test_a_stream_its_client_stopped_lets_its_key_go(app: Flask, seen: Seen) -> None:
+    # Stop, then send again: the action runs again at once, instead of the
+    # key staying claimed for the lease (409 "still being sent").
+    app.config["ACTIONS_IDEMPOTENCY_WAIT"] = 0.5
+    client = app.test_client()
+    ref, csrf, origin = prepare(client, "report.forever")
+    headers = {
+        "X-Action": ref,
+        "X-Flask-Actions": "call",
+        "X-CSRFToken": csrf or "",
+        "Origin": origin,
+        "Idempotency-Key": "stopped-1",
+        **STREAM,
+    }
+    for _ in range(2):
+        seen.closed.clear()
+        response = client.post("/", json={}, headers=headers, buffered=False)
+        assert response.status_code == 200
+        assert response.mimetype == "text/event-stream"
+        stream = iter(response.response)
+        received = b""
+        while b"event: progress" not in received:
+            received += next(stream)
+        response.close()
+        assert seen.closed.wait(5)
+
+
 def test_heartbeats_fill_long_gaps(app: Flask, seen: Seen) -> None:
     app.config["ACTIONS_STREAM_HEARTBEAT"] = 0.02
     response = post(app, "report.slow", buffered=False)
