@@ -182,7 +182,11 @@ _channel: contextvars.ContextVar[_Channel | None] = contextvars.ContextVar(
 
 
 def event(name: str, data: str) -> bytes:
-    """One server-sent event; ``data`` is JSON text, which has no newline."""
+    """One server-sent event; ``data`` is JSON text, which has no newline.
+    U+2028 and U+2029 (which JSON leaves as they are, inside strings) are
+    written escaped: the script reads the line with a regex whose ``.``
+    stops at them, as at a newline."""
+    data = data.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return f"event: {name}\ndata: {data}\n\n".encode()
 
 

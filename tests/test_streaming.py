@@ -28,6 +28,7 @@ from flask_actions import File
 from flask_actions import Progress
 from flask_actions import redirect
 from flask_actions import Return
+from flask_actions import streaming
 from flask_actions.testing import call
 from flask_actions.testing import prepare
 
@@ -428,3 +429,15 @@ def test_uploaded_files_and_the_request_last_until_the_stream_ends(
     response.close()  # what the server does once the body is sent
     # The request's teardown ran after the action, not when the view returned.
     assert seen.order == ["action", "teardown"]
+
+
+@pytest.mark.parametrize("text", ["a\u2028b", "a\u2029b", "a\nb\r\nc"])
+def test_a_piece_is_one_line_to_the_script_whatever_it_holds(text: str) -> None:
+    # The script reads `data: (.*)` with a JavaScript regex, whose `.` stops
+    # at \n, \r, U+2028 and U+2029: none may be written raw in a data line
+    # (JSON escapes the first two, not the last two).
+    block = streaming.piece(text).decode()
+    data = block.split("\n")[1]
+    assert data.startswith("data: ")
+    assert not set(data) & {"\n", "\r", "\u2028", "\u2029"}
+    assert json.loads(data[len("data: ") :]) == text
