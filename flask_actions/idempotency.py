@@ -259,7 +259,13 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
             render = _field(form, csrf_field)
         if key:
             _verify(app, action, key)
-            return _digest(b"s", _scope(csrf_field), action.name, key, render)
+            scope = _scope(csrf_field)
+            if not scope:
+                # Nothing in the session to scope it by (a page from a cache,
+                # a browser that keeps no cookie): two visitors would share
+                # the key, so it is treated as keyless.
+                return None
+            return _digest(b"s", scope, action.name, key, render)
     header = req.environ.get(_KEY_ENVIRON)
     if header is None:
         return None

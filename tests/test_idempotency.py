@@ -672,3 +672,44 @@ def test_without_csrf_only_a_page_with_keys_gets_a_session(
     page = app.test_client().get("/")
     assert ("_submission" in page.text) is cookie
     assert ("Set-Cookie" in page.headers) is cookie
+
+
+def test_without_csrf_visitors_without_a_session_never_share_an_outcome(
+    tmp_path: Path,
+) -> None:
+    # A page from a cache (or a browser that keeps no cookie) sends a key
+    # with nothing in its session to scope it by: two such visitors sending
+    # the same key must each run the action, never get the other's outcome
+    # (nor, within the minute, the other's session and cookies).
+    bp = ActionBlueprint("shared", __name__)
+    runs: list[int] = []
+
+    @bp.action
+    def like() -> int:
+        runs.append(1)
+        session["liked_by"] = len(runs)
+        return len(runs)
+
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k" * 40, TESTING=True, WTF_CSRF_ENABLED=False)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+
+    @app.get("/")
+    def index() -> str:
+        return render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}'
+            '{% call fa.form(action("shared.like")) %}<button>Like</button>{% endcall %}'
+        )
+
+    html_ = app.test_client().get("/").text  # rendered once, as a cache would
+    fields_ = dict(re.findall(r'name="(_action|_submission)" value="([^"]*)"', html_))
+    assert set(fields_) == {"_action", "_submission"}
+    answers = []
+    for _ in range(2):
+        visitor = app.test_client()  # no session cookie
+        answer = visitor.post("/", data=fields_, headers={"Origin": "http://localhost"})
+        answers.append((answer.status_code, visitor.get_cookie("session")))
+    assert len(runs) == 2
+    assert answers[0][1] is not None and answers[1][1] is not None
+    assert answers[0][1].value != answers[1][1].value
