@@ -232,9 +232,17 @@ def run_action(**_view_args: t.Any) -> t.Any:
         return streaming.streamed(
             lambda: _streamed_answer(app, entry, submission, ticket)
         )
-    result, effects, passthrough = invoke(entry, submission)
-    if ticket is not None:
-        idempotency.settle(app, ticket, result, effects, passthrough)
+    if ticket is None:
+        result, effects, passthrough = invoke(entry, submission)
+        return respond(submission, result, effects, passthrough)
+    try:
+        result, effects, passthrough = invoke(entry, submission)
+    except BaseException:
+        # What invoke lets through (a hook after the action, a signal
+        # receiver): a crash, which lets the key go as any crash does.
+        idempotency.release(app, ticket)
+        raise
+    idempotency.settle(app, ticket, result, effects, passthrough)
     return respond(submission, result, effects, passthrough)
 
 

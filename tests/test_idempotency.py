@@ -713,3 +713,42 @@ def test_without_csrf_visitors_without_a_session_never_share_an_outcome(
     assert len(runs) == 2
     assert answers[0][1] is not None and answers[1][1] is not None
     assert answers[0][1].value != answers[1][1].value
+
+
+def test_a_hook_that_crashes_after_the_action_lets_the_key_go(tmp_path: Path) -> None:
+    # A crash lets the key go: sending the form again runs it, instead of
+    # waiting for the first (which will never answer) and getting a 409.
+    bp = ActionBlueprint("audited", __name__)
+    runs: list[int] = []
+
+    @bp.action
+    def save() -> int:
+        runs.append(1)
+        return len(runs)
+
+    @bp.after_action
+    def audit(action: t.Any, result: t.Any) -> None:
+        if len(runs) == 1:
+            raise RuntimeError("the audit log is down")
+
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k" * 40, TESTING=True, ACTIONS_IDEMPOTENCY_WAIT=0.5)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    ActionExtension(app)
+    app.register_blueprint(bp)
+
+    @app.get("/")
+    def index() -> str:
+        return render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}'
+            '{% call fa.form(action("audited.save")) %}<button>Save</button>{% endcall %}'
+        )
+
+    client = app.test_client()
+    page = client.get("/").text
+    fields_ = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page))
+    headers = {"Origin": "http://localhost"}
+    assert client.post("/", data=fields_, headers=headers).status_code == 500
+    again = client.post("/", data=fields_, headers=headers)
+    assert again.status_code == 303
+    assert len(runs) == 2
