@@ -197,8 +197,9 @@ class SQLiteStore:
         self._run(_RELEASE, key, owner)
 
     def purge(self, now: float | None = None) -> None:
-        """Delete expired records, then the ones expiring first beyond
-        ``max_entries``."""
+        """Delete expired records, then, beyond ``max_entries``, the kept
+        outcomes expiring first (a claim whose action still runs goes last:
+        without it a duplicate would run the action again)."""
         self._next_purge = time.monotonic() + self.PURGE_INTERVAL
         now = time.time() if now is None else now
         self._run("DELETE FROM submissions WHERE expires <= ?", now)
@@ -206,7 +207,7 @@ class SQLiteStore:
         if count > self.max_entries:
             self._run(
                 "DELETE FROM submissions WHERE key IN (SELECT key FROM submissions"
-                " ORDER BY expires LIMIT ?)",
+                " ORDER BY outcome IS NULL, expires LIMIT ?)",
                 count - self.max_entries,
             )
 

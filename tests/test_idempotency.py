@@ -531,6 +531,23 @@ def test_the_embedded_store_is_bounded(tmp_path: Path) -> None:
     assert store.lookup(b"expired") is None
 
 
+def test_a_full_store_keeps_the_claims_of_running_actions(tmp_path: Path) -> None:
+    # Over the bound, kept outcomes go first: a running action's claim (its
+    # lease ends before any outcome's TTL) must stay, or its duplicate runs.
+    store = SQLiteStore(str(tmp_path / "s.sqlite3"), max_entries=10, timeout=5)
+    for n in range(10):
+        key = n.to_bytes(4, "big")
+        assert store.claim(key, b"f" * 32, b"o" * 16, lease=60) is None
+        store.finish(key, b"o" * 16, b"f" * 32, b"outcome", ttl=3600)
+    running = [b"run" + bytes([n]) for n in range(5)]
+    for key in running:
+        assert store.claim(key, b"f" * 32, b"o" * 16, lease=60) is None
+    store.purge()
+    for key in running:
+        record = store.lookup(key)
+        assert record is not None and record.outcome is None
+
+
 def test_only_the_owner_settles_a_claim(tmp_path: Path) -> None:
     store = SQLiteStore(str(tmp_path / "s.sqlite3"), max_entries=10, timeout=5)
     assert store.claim(b"k", b"f" * 32, b"a" * 16, lease=60) is None
