@@ -33,7 +33,6 @@ from flask import current_app
 from flask import Flask
 from marshmallow import fields as ma
 from marshmallow import Schema
-from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from . import codec
@@ -141,17 +140,15 @@ def answer(entry: Entry, submission: Submission) -> Response:
     schema = entry.action.schema
     if schema is None:
         return app.response_class(status=204)
-    schema, left_out = _live_schema(messages.translated_schema(schema))
+    # Left-out fields first, then the translation: the live copy is a new
+    # schema, which would lose the translated messages.
+    schema, left_out = _live_schema(schema)
+    schema = messages.translated_schema(schema)
     payload = _without(submission.payload, left_out) if left_out else submission.payload
     try:
-        schema.load(payload)
-    except ValidationError as e:
-        errors = (
-            form_indexes(e.messages)
-            if isinstance(e.messages, dict)
-            else {"_schema": e.messages}
-        )
-        return _json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
+        # validate(), not load(): the verdict without @post_load, which builds
+        # what the action would use (a model, a lookup): the action's work.
+        found = schema.validate(payload)
     except Exception:
         # A validator that fails on a partial form: the page keeps what it
         # shows (the script applies only 204 and 422), the submission will say.
@@ -161,6 +158,9 @@ def answer(entry: Entry, submission: Submission) -> Response:
             entry.action.name,
         )
         return _json_answer(app, 500, {"ok": False, "status": 500, "errors": {}})
+    if found:
+        errors = form_indexes(found) if isinstance(found, dict) else {"_schema": found}
+        return _json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
     return app.response_class(status=204)
 
 

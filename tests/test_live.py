@@ -313,3 +313,25 @@ def test_an_action_guarded_by_a_decorator_is_refused_live_checks(
     assert response.json == {"ok": False, "status": 403, "errors": {}}
     assert lookups == []
     assert "Live checks of staff.invite are refused" in caplog.text
+
+
+def test_post_load_is_the_actions_work_and_never_runs_live() -> None:
+    from marshmallow import post_load
+    from marshmallow import Schema
+
+    built: list[dict[str, t.Any]] = []
+
+    class Order(Schema):
+        qty = signup_app.fields.Int(
+            required=True, validate=signup_app.validate.Range(min=1)
+        )
+
+        @post_load
+        def make_order(self, data: dict[str, t.Any], **kwargs: t.Any) -> t.Any:
+            built.append(data)  # a model built, a row looked up
+            return data
+
+    client = make_app_with(Order, "orders").test_client()
+    assert validate(client, "orders.save", {"qty": "0"}).status_code == 422
+    assert validate(client, "orders.save", {"qty": "2"}).status_code == 204
+    assert built == []
