@@ -170,7 +170,9 @@ def render(
     if not live or field.metadata.get("live") is False:
         own["data_fa_live"] = "off"
     extra = {
-        k: v for k, v in attributes.items() if k not in _OWN and k not in ("id", "id_")
+        k: v
+        for k, v in attributes.items()
+        if k.rstrip("_") not in _OWN and k not in ("id", "id_")
     }
     hint = extra.get("aria_describedby")
     if hint and messages:  # the page's own description (a hint) stays

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 import typing as t
 from functools import lru_cache
@@ -100,9 +101,23 @@ def _hidden_input(name: str, value: str) -> str:
 
 @lru_cache(maxsize=512)
 def _attr_name(key: str) -> str:
-    """The escaped HTML name of a keyword argument (cached: the same few names
-    come back on every row of a page)."""
-    return str(escape(key.rstrip("_").replace("_", "-")))
+    """The HTML name of a keyword argument (cached: the same few names come
+    back on every row of a page).
+
+    :raises ValueError: for a name HTML would read as something else
+        (``**{"x onfocus": ...}`` would add an attribute).
+    """
+    name = key.rstrip("_").replace("_", "-")
+    if not _ATTR_NAME.fullmatch(name):
+        raise ValueError(
+            f"{key!r} cannot be an HTML attribute name: use letters, digits,"
+            " '-', '_' (written '-'), ':' and '.'."
+        )
+    return name
+
+
+#: What an attribute name may be here: the XML Name subset HTML agrees on.
+_ATTR_NAME = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
 
 
 def _attr_value(value: t.Any) -> str:

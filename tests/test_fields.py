@@ -413,3 +413,9 @@ def test_errors_of_an_item_go_to_its_row_when_rows_before_it_are_blank() -> None
     assert result.errors == {
         "pets": {9: {"name": ["Length must be between 2 and 20."]}}
     }
+
+
+def test_keyword_arguments_cannot_rename_the_control() -> None:
+    html = render("{{ fa.field('email', name_='other', data_x='1') }}")
+    assert 'name="email"' in html and 'name="other"' not in html
+    assert 'data-x="1"' in html

@@ -431,3 +431,14 @@ def test_a_text_label_stays_escaped_after_an_equal_markup_label() -> None:
         )
     assert html.count("><b>Take</b></button>") == 2
     assert html.count(">&lt;b&gt;Take&lt;/b&gt;</button>") == 2
+
+
+def test_an_attribute_name_html_would_read_otherwise_is_refused() -> None:
+    from flask_actions.templating import _attr_name
+
+    assert _attr_name("data_fa_live") == "data-fa-live"
+    assert _attr_name("class_") == "class"
+    assert _attr_name("hx_on:click") == "hx-on:click"
+    for bad in ("x onfocus", "a=b", 'x"y', "x/y", "1x", ""):
+        with pytest.raises(ValueError, match="cannot be an HTML attribute name"):
+            _attr_name(bad)
