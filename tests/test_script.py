@@ -687,6 +687,24 @@ def test_optimistic_item_is_replaced_by_the_real_one(session: Session) -> None:
     assert session.titles() == ["Existing", "<b>Bread</b>"]
 
 
+def test_a_form_is_sent_when_the_optimistic_extra_cannot_load(
+    live_server: Callable[..., LiveServer], browser_page: Callable[..., Page]
+) -> None:
+    # The extra only draws the pending item: if it cannot load (a 404, a
+    # proxy, an integrity mismatch after a bad deploy) the form is still
+    # sent and not left busy.
+    page = browser_page(js=True)
+    page.route(
+        "**/flask-actions-optimistic.min.js", lambda route: route.fulfill(status=404)
+    )
+    session = Session(page, live_server(make_app())).open()
+    page.fill("#title", "Bread")
+    page.click("#add-button")
+    session.wait_after()
+    assert session.titles() == ["Existing", "Bread"]
+    assert page.get_attribute("#add", "aria-busy") is None
+
+
 def test_optimistic_item_is_rolled_back_on_failure(session: Session) -> None:
     page = session.page
     session.state.gate.clear()

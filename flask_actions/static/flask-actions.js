@@ -73,7 +73,7 @@
       extras.set(name, new Promise((resolve, reject) => {
         arrived.set(name, resolve);
         const script = doc.createElement('script');
-        script.src = new URL('flask-actions-' + name + '.min.js', coreScript.src).pathname;
+        script.src = new URL('flask-actions-' + name + '.min.js', coreScript.src).href;
         script.nonce = coreScript.nonce;
         if (INTEGRITY[name]) script.integrity = INTEGRITY[name];
         script.crossOrigin = 'anonymous';
@@ -546,7 +546,8 @@
     const submission = { key, form, submitter, focused: doc.activeElement, snapshot: new Map(), items: [], hiddenTargets: [] };
     for (const control of form.elements) if (CONTROL.test(control.nodeName)) submission.snapshot.set(control, valueOf(control));
     setPending(submission, true);
-    if (form.querySelector('template[data-fa-optimistic]')) (await load('optimistic')).show(submission, body);
+    // Without the extra (it did not load) the form is sent all the same.
+    if (form.querySelector('template[data-fa-optimistic]')) (await load('optimistic').catch(() => null))?.show(submission, body);
     const outcome = await send(url, body, headers, undefined, submission);
     const { response, result } = outcome;
     const leaving = !!result.redirect || (result.ok && outcome.file !== undefined && response.redirected);
