@@ -34,7 +34,9 @@ _SALT = "wtf-csrf-token"
 
 
 @functools.lru_cache(maxsize=16)
-def _codec(secret_key: str | bytes) -> tuple[TimestampSigner, URLSafeTimedSerializer]:
+def _codec(
+    secret_key: str | bytes | tuple[str, ...] | tuple[bytes, ...],
+) -> tuple[TimestampSigner, URLSafeTimedSerializer]:
     """The signer and serializer ``validate_csrf`` would make for ``secret_key``
     (its serializer's defaults: django-concat key derivation, HMAC-SHA1)."""
     serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
@@ -77,7 +79,10 @@ def validate(data: str | None) -> None:
         raise ValidationError("The CSRF token is missing.")
     if field_name not in session:
         raise ValidationError("The CSRF session token is missing.")
-    signer, serializer = _codec(secret_key)
+    # A list of keys (itsdangerous' rotation) is cached by its tuple.
+    signer, serializer = _codec(
+        tuple(secret_key) if isinstance(secret_key, list) else secret_key
+    )
     try:
         # TimedSerializer.loads with one key: unsign, then load the payload.
         token = serializer.load_payload(signer.unsign(data, max_age=time_limit))

@@ -83,6 +83,8 @@ CONFIGS: list[dict[str, t.Any]] = [
     {"WTF_CSRF_TIME_LIMIT": None},
     {"WTF_CSRF_TIME_LIMIT": 7200},
     {"WTF_CSRF_SECRET_KEY": SECRET + "-other"},
+    # Keys being rotated (itsdangerous tries each): the old one still signs.
+    {"WTF_CSRF_SECRET_KEY": [SECRET, SECRET + "-new"]},
     {"WTF_CSRF_FIELD_NAME": "token"},
 ]
 
