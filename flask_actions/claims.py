@@ -6,22 +6,28 @@ claimed a key can settle it), and it lasts a *lease*: if the process running
 the action dies, the claim ends with the lease and a later request may run.
 When the action has run, its claim becomes an *outcome* kept for the TTL.
 
-Two stores, with the same three operations (:meth:`Store.claim`,
-:meth:`Store.finish`, :meth:`Store.release`):
+Three stores, with the same operations (:meth:`Store.claim`,
+:meth:`Store.finish`, :meth:`Store.release`, :meth:`Store.lookup`):
 
-- :class:`SQLiteStore`, the embedded default: one SQLite file (in the app's
-  instance folder), shared by every worker process and thread of the host.
-  Each step is one statement, which SQLite runs atomically across
-  processes (a claim is an ``INSERT OR IGNORE``; taking over an expired
-  claim an ``UPDATE`` that only one request can win); WAL mode lets readers
-  and the one writer work at once.
+- :class:`TableStore`, the embedded default: a table of fixed slots in one
+  memory-mapped file (in the app's instance folder, :mod:`~flask_actions.slots`),
+  shared by every worker process and thread of the host, each operation a
+  few microseconds under a byte-range lock; an outcome too large for its
+  slot is kept in a SQLite file beside it.
+- :class:`SQLiteStore`: one SQLite file, for the same; the embedded store
+  where the table cannot be (no ``fcntl``: Windows), and the table's place
+  for large outcomes. Each step is one statement, which SQLite runs
+  atomically across processes (a claim is an ``INSERT OR IGNORE``; taking
+  over an expired claim an ``UPDATE`` that only one request can win); WAL
+  mode lets readers and the one writer work at once.
 - :class:`RedisStore`: one Redis for many hosts. A claim is ``SET NX PX``;
   finishing and releasing compare the owner in a Lua script, so a request
   whose lease ran out never overwrites the request that took over.
 
-Both are bounded: a record expires (a lease, an outcome's TTL), an outcome
+All are bounded: a record expires (a lease, an outcome's TTL), an outcome
 is at most :data:`MAX_OUTCOME` bytes (the caller stores a smaller one
-otherwise), and the SQLite file keeps at most ``max_entries`` records.
+otherwise), the table has a fixed number of slots and the SQLite file keeps
+at most ``max_entries`` records.
 Any failure of the backend raises :class:`StoreUnavailable`; the app's
 :class:`Keeper` makes its store when first needed (:func:`make_store`, from
 the app's config) and keeps track of its outages.
@@ -30,6 +36,7 @@ the app's config) and keeps track of its outages.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import random
@@ -38,6 +45,8 @@ import threading
 import time
 import typing as t
 
+from . import slots
+
 if t.TYPE_CHECKING:
     from flask import Flask
 
@@ -45,13 +54,16 @@ logger = logging.getLogger("flask_actions")
 
 #: The largest outcome a store keeps, in bytes.
 MAX_OUTCOME = 16 * 1024
-#: The SQLite file in the instance folder, unless ``ACTIONS_IDEMPOTENCY_PATH``.
-DEFAULT_FILE = "flask-actions-submissions.sqlite3"
+#: The embedded store's file in the instance folder, unless
+#: ``ACTIONS_IDEMPOTENCY_PATH``.
+DEFAULT_FILE = "flask-actions-submissions"
+#: Appended to the table's file name: the SQLite file of large outcomes.
+SPILL_SUFFIX = "-outcomes.sqlite3"
 
 
 class StoreUnavailable(Exception):
-    """The store did not answer (Redis down or paused, the SQLite file
-    unwritable)."""
+    """The store did not answer (Redis down or paused, a file unwritable, a
+    lock held by a stopped process)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,22 +115,13 @@ _TAKE_OVER = """
 UPDATE submissions SET fingerprint = ?, owner = ?, outcome = NULL, expires = ?
 WHERE key = ? AND expires <= ?
 """
+_KEEP = """
+INSERT OR REPLACE INTO submissions (key, fingerprint, owner, outcome, expires)
+VALUES (?, ?, ?, ?, ?)
+"""
 _LOOKUP = "SELECT fingerprint, outcome, expires FROM submissions WHERE key = ?"
 _FINISH = "UPDATE submissions SET outcome = ?, expires = ? WHERE key = ? AND owner = ?"
 _RELEASE = "DELETE FROM submissions WHERE key = ? AND owner = ?"
-
-
-#: How many times this process was forked from its parent: a connection
-#: opened before a fork is not used after it (counted, so that no request
-#: pays a getpid() system call).
-_forks = [0]
-
-
-def _forked() -> None:
-    _forks[0] += 1
-
-
-os.register_at_fork(after_in_child=_forked)
 
 
 class SQLiteStore:
@@ -143,7 +146,7 @@ class SQLiteStore:
         """This thread's connection (a forked worker opens its own)."""
         local = self._local
         db: sqlite3.Connection | None = getattr(local, "db", None)
-        if db is None or local.forks != _forks[0]:
+        if db is None or local.forks != slots.forks[0]:
             folder = os.path.dirname(self.path)
             if folder:
                 os.makedirs(folder, exist_ok=True)
@@ -157,7 +160,7 @@ class SQLiteStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")
             db.execute(_SCHEMA)
-            local.db, local.forks = db, _forks[0]
+            local.db, local.forks = db, slots.forks[0]
         return db
 
     def _run(self, sql: str, *params: t.Any) -> sqlite3.Cursor:
@@ -196,6 +199,16 @@ class SQLiteStore:
     def release(self, key: bytes, owner: bytes) -> None:
         self._run(_RELEASE, key, owner)
 
+    def keep(
+        self, key: bytes, owner: bytes, fingerprint: bytes, outcome: bytes, ttl: float
+    ) -> None:
+        """Keep ``outcome`` under ``key`` for ``ttl`` seconds, whoever held
+        it (one statement: the table's large outcomes)."""
+        now = time.time()
+        if time.monotonic() >= self._next_purge:
+            self.purge(now)
+        self._run(_KEEP, key, fingerprint, owner, outcome, now + ttl)
+
     def purge(self, now: float | None = None) -> None:
         """Delete expired records, then, beyond ``max_entries``, the kept
         outcomes expiring first (a claim whose action still runs goes last:
@@ -210,6 +223,100 @@ class SQLiteStore:
                 " ORDER BY outcome IS NULL, expires LIMIT ?)",
                 count - self.max_entries,
             )
+
+
+#: What a table raises: the file, the mapping, a lock, a full bucket.
+_TABLE_ERRORS = (OSError, ValueError, slots.BucketFull)
+
+
+class TableStore:
+    """Claims and outcomes in a table of fixed slots in one memory-mapped
+    file (:mod:`~flask_actions.slots`), for every process of a host; an
+    outcome larger than a slot holds (:data:`~flask_actions.slots.INLINE`
+    bytes) in a SQLite file beside it, the path followed by
+    :data:`SPILL_SUFFIX`, and only those pay SQLite.
+
+    :param path: the table's file (created, with its folder, when needed).
+    :param max_entries: records it has room for (about: see
+        :func:`~flask_actions.slots.slot_count`).
+    :param timeout: seconds to wait for another process's lock.
+    """
+
+    def __init__(self, path: str, max_entries: int, timeout: float) -> None:
+        self.path = path
+        self.table = slots.Table(path, slots.slot_count(max_entries), timeout)
+        self.spill = SQLiteStore(path + SPILL_SUFFIX, max_entries, timeout)
+
+    def claim(
+        self, key: bytes, fingerprint: bytes, owner: bytes, lease: float
+    ) -> Record | None:
+        key, owner = _sized(key, slots.KEY_SIZE), _sized(owner, slots.OWNER_SIZE)
+        for _ in range(3):
+            now = time.time()
+            try:
+                slot = self.table.claim(key, fingerprint, owner, now + lease, now)
+            except _TABLE_ERRORS as e:
+                raise self._unavailable(e) from e
+            if slot is None:
+                return None
+            record = self._record(key, slot)
+            if record is not None:
+                return record
+            self._release(key, slot.owner)  # its large outcome is gone: free
+        raise StoreUnavailable(f"{self.path}: a key's outcome vanished three times")
+
+    def lookup(self, key: bytes) -> Record | None:
+        key = _sized(key, slots.KEY_SIZE)
+        try:
+            slot = self.table.lookup(key, time.time())
+        except _TABLE_ERRORS as e:
+            raise self._unavailable(e) from e
+        return None if slot is None else self._record(key, slot)
+
+    def finish(
+        self, key: bytes, owner: bytes, fingerprint: bytes, outcome: bytes, ttl: float
+    ) -> None:
+        key, owner = _sized(key, slots.KEY_SIZE), _sized(owner, slots.OWNER_SIZE)
+        inline: bytes | None = outcome
+        if len(outcome) > slots.INLINE:
+            # Kept before the slot says so, under this owner's name: a
+            # duplicate never reads another claim's outcome.
+            self.spill.keep(key + owner, owner, fingerprint, outcome, ttl)
+            inline = None
+        try:
+            self.table.finish(key, owner, inline, time.time() + ttl)
+        except _TABLE_ERRORS as e:
+            raise self._unavailable(e) from e
+
+    def release(self, key: bytes, owner: bytes) -> None:
+        self._release(_sized(key, slots.KEY_SIZE), _sized(owner, slots.OWNER_SIZE))
+
+    def _release(self, key: bytes, owner: bytes) -> None:
+        try:
+            self.table.release(key, owner)
+        except _TABLE_ERRORS as e:
+            raise self._unavailable(e) from e
+
+    def _record(self, key: bytes, slot: slots.Slot) -> Record | None:
+        """The record a live slot stands for; ``None`` when its outcome was
+        kept in SQLite and is gone (evicted there, or the file deleted)."""
+        if slot.state != slots.SPILLED:
+            return Record(slot.fingerprint, slot.outcome)
+        spilled = self.spill.lookup(key + slot.owner)
+        if spilled is None or spilled.outcome is None:
+            return None
+        return Record(slot.fingerprint, spilled.outcome)
+
+    def _unavailable(self, error: Exception) -> StoreUnavailable:
+        return StoreUnavailable(f"table {self.path}: {error}")
+
+
+def _sized(value: bytes, size: int) -> bytes:
+    """``value`` if it has ``size`` bytes, else a digest of it that does
+    (the keys and owners of :mod:`~flask_actions.idempotency` have)."""
+    if len(value) == size:
+        return value
+    return hashlib.blake2b(value, digest_size=size).digest()
 
 
 # KEYS[1]: the key; ARGV[1]: the owner, ARGV[2]: the new value or "",
@@ -306,7 +413,8 @@ def _ms(seconds: float) -> int:
 def make_store(app: Flask) -> Store:
     """The store the app's config asks for: Redis when
     ``ACTIONS_IDEMPOTENCY_REDIS_URL`` (or ``ACTIONS_CACHE_REDIS_URL``) is
-    set, else the SQLite file."""
+    set, else the embedded one: the table, or where it cannot be (Windows)
+    the SQLite file, at ``ACTIONS_IDEMPOTENCY_PATH``."""
     config = app.config
     url = config["ACTIONS_IDEMPOTENCY_REDIS_URL"] or config.get(
         "ACTIONS_CACHE_REDIS_URL"
@@ -318,9 +426,10 @@ def make_store(app: Flask) -> Store:
     path = config["ACTIONS_IDEMPOTENCY_PATH"] or os.path.join(
         app.instance_path, DEFAULT_FILE
     )
-    return SQLiteStore(
-        path, int(config["ACTIONS_IDEMPOTENCY_MAX_ENTRIES"]), max(timeout, 5.0)
-    )
+    entries = int(config["ACTIONS_IDEMPOTENCY_MAX_ENTRIES"])
+    if slots.AVAILABLE:
+        return TableStore(path, entries, max(timeout, 5.0))
+    return SQLiteStore(path, entries, max(timeout, 5.0))
 
 
 class Keeper:
