@@ -126,14 +126,47 @@ def dumps(value: t.Any) -> bytes:
             return f"[{','.join(map(str, value))}]".encode()
         if all(type(item) in _PLAIN for item in value):  # slugs: nothing to tag
             return _ENCODER.encode(value).encode()
-    elif type(value) is dict and all(  # an action's {"id": 3}: one tag
-        type(k) is str and type(v) in _PLAIN for k, v in value.items()
-    ):
-        return _ENCODER.encode({"$m": value}).encode()
+    elif type(value) is dict:  # an action's {"id": 3}: one tag
+        flat = _flat_object(value)
+        if flat is not None:
+            return f'{{"$m":{flat}}}'.encode()
+        if all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):
+            return _ENCODER.encode({"$m": value}).encode()
     return _ENCODER.encode(_encode(value, 0)).encode()
 
 
 _PLAIN = (int, str, bool, type(None))
+_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
+def _bare(text: str) -> bool:
+    """Whether JSON writes ``text`` as it is between its quotes (as
+    :data:`_ENCODER` does: only quotes, backslashes and control characters
+    are escaped; anything not printable is left to it)."""
+    return text.isprintable() and '"' not in text and "\\" not in text
+
+
+def _flat_object(value: dict[t.Any, t.Any]) -> str | None:
+    """The JSON of a small dict of ints, text, booleans and ``None`` that
+    needs no escaping, written directly (the same text as :data:`_ENCODER`
+    writes, without building an encoder per call); ``None`` for any other."""
+    if len(value) > 8:
+        return None
+    items = []
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str or not _bare(key):
+            return None
+        if kind is int:
+            text = int.__repr__(item)
+        elif kind is str and _bare(item):
+            text = f'"{item}"'
+        elif kind is bool or item is None:
+            text = _CONSTANTS[item]
+        else:
+            return None
+        items.append(f'"{key}":{text}')
+    return "{" + ",".join(items) + "}"
 
 
 def loads(data: bytes) -> t.Any:

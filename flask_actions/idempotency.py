@@ -239,10 +239,10 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
     :raises MalformedRequest: an ``Idempotency-Key`` header that is not a
         short printable string.
     """
-    if not enabled(app, action):
+    config = app.config
+    if not (config["ACTIONS_IDEMPOTENCY"] and getattr(action, "idempotent", True)):
         return None
     req = wire.current_request()
-    config = app.config
     csrf_field = wire.csrf_field_name(config)
     if req.mimetype in wire.FORM_MIMETYPES:
         form = wire.read_form()
@@ -259,13 +259,9 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
             render = _field(form, csrf_field)
         if key:
             _verify(app, action, key)
-            scope = _scope(csrf_field)
-            if not scope:
-                # Nothing in the session to scope it by (a page from a cache,
-                # a browser that keeps no cookie): two visitors would share
-                # the key, so it is treated as keyless.
-                return None
-            return _digest(b"s", scope, action.name, key, render)
+            # Without a scope (a page from a cache, a browser that keeps no
+            # cookie) two visitors would share the key: treated as keyless.
+            return _scoped("s", csrf_field, action.name, key, render)
     header = req.environ.get(_KEY_ENVIRON)
     if header is None:
         return None
@@ -280,28 +276,30 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
             f"The {KEY_HEADER} header must be 1 to {_MAX_CLIENT_KEY} printable ASCII"
             " characters. Send a new random key with each new request."
         )
-    scope = _scope(csrf_field)
-    if not scope:
-        # Without a session secret, keys chosen by clients could collide.
-        return None
-    return _digest(b"c", scope, action.name, key, "")
+    # Without a session secret, keys chosen by clients could collide.
+    return _scoped("c", csrf_field, action.name, key, "")
 
 
 def _field(form: t.Any, name: str) -> str:
     return str(form[name]) if name in form else ""
 
 
-def _scope(csrf_field: str) -> bytes:
-    """What keys are scoped by: the session's CSRF secret (Flask-WTF keeps
-    it in the session under the field's name), else the session's own scope
-    that a page rendered with CSRF off gave it."""
-    secret = session.get(csrf_field) or session.get(_SCOPE_KEY)
-    return secret.encode() if isinstance(secret, str) else b""
+def _scoped(
+    kind: str, csrf_field: str, name: str, key: str, render: str
+) -> bytes | None:
+    """What the store knows the key by: a digest of its kind, the scope, the
+    action, the key and the form's CSRF token, or ``None`` without a scope.
 
-
-def _digest(kind: bytes, scope: bytes, name: str, key: str, render: str) -> bytes:
-    parts = (kind, scope, name.encode(), key.encode(), render.encode())
-    return hashlib.sha256(b"\0".join(parts)).digest()[:24]
+    The scope is the session's CSRF secret (Flask-WTF keeps it in the
+    session under the field's name), else the session's own scope that a
+    page rendered with CSRF off gave it. The parts are joined by NULs, which
+    none but the last (the token as sent) can hold."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    scope = current.get(csrf_field) or current.get(_SCOPE_KEY)
+    if not isinstance(scope, str) or not scope:
+        return None
+    text = f"{kind}\0{scope}\0{name}\0{key}\0{render}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:24]
 
 
 def _verify(app: Flask, action: Action[t.Any, t.Any], key: str) -> None:
@@ -482,10 +480,18 @@ def _failure(
 
 def _fingerprint(action: Action[t.Any, t.Any], submission: Submission) -> bytes:
     """A digest of what the submission asks for: its action, bound
-    arguments and payload (files by their content)."""
-    # In the order sent: a form's fields come in the order of the page.
-    body = _FINGERPRINT_JSON.encode([action.name, submission.payload])
-    digest = hashlib.sha256(body.encode("utf-8", "surrogatepass"))
+    arguments and payload (files by their content), in the order sent (a
+    form's fields come in the order of the page).
+
+    A payload is plain data (text, numbers, lists, dicts: a form's fields
+    or a JSON body), whose ``repr`` is exact, stable across processes and
+    several times cheaper than JSON; one holding a file is written as JSON
+    with each file's name and digest instead (a file's ``repr`` names it
+    only). A tag keeps the two apart."""
+    text = repr(submission.payload)
+    if "<FileStorage" in text:
+        text = "j" + _FINGERPRINT_JSON.encode(submission.payload)
+    digest = hashlib.sha256(f"{action.name}\0{text}".encode("utf-8", "surrogatepass"))
     if submission.args:
         digest.update(codec.dumps(list(submission.args)))
     return digest.digest()

@@ -13,6 +13,7 @@ bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import typing as t
@@ -60,13 +61,28 @@ def encode(result: ActionResult, own_response: bool, carried: bytes) -> bytes:
     fields: list[t.Any] = [ok, status, message, result.redirect]
     fields += [result.revalidated_paths, result.revalidated_tags]
     fields += [result.reference, result.ran, errors]
-    raw = _COMPACT_JSON.encode(fields).encode() + b"\0" + encoded + b"\0" + carried
+    if fields[2:7] == _NOTHING_SAID and not errors:  # the common case
+        head = _plain_head(ok, status, result.ran)
+    else:
+        head = _COMPACT_JSON.encode(fields).encode()
+    raw = head + b"\0" + encoded + b"\0" + carried
     if len(raw) > claims.MAX_OUTCOME:
         fields[2], fields[8] = message or _ALREADY_DONE, {}
         raw = _COMPACT_JSON.encode(fields).encode() + b"\0null\0" + carried
     if len(raw) > claims.MAX_OUTCOME:
         raw = raw[: -len(carried) or None]
     return raw
+
+
+#: The fields of a result that says nothing but its status: no message, no
+#: redirect, nothing revalidated, no reference.
+_NOTHING_SAID: list[t.Any] = [None, None, [], [], None]
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _plain_head(ok: bool, status: int, ran: bool) -> bytes:
+    """The fields of such a result, encoded once per kind."""
+    return _COMPACT_JSON.encode([ok, status, *_NOTHING_SAID, ran, {}]).encode()
 
 
 #: Seconds during which a duplicate also gets what the first request did to
