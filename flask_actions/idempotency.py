@@ -1,8 +1,9 @@
 """Submission keys: one intent, one effect, with or without JavaScript.
 
 Every form the macros render carries a *submission key* that this server
-minted: a random nonce, the time, and an HMAC over both and the action's
-name, so that it is unguessable, verifiable and tied to one action. The
+minted: a random nonce, the time, and a MAC over both and the action's
+name (keyed BLAKE2b, its key derived from the app's secret), so that it is
+unguessable, verifiable and tied to one action. The
 script's ``FlaskActions.call`` sends a key of its own per call in the
 ``Idempotency-Key`` header (as any API client may), reused for that call's
 retries.
@@ -97,7 +98,10 @@ KEY_HEADER = "Idempotency-Key"
 _KEY_ENVIRON = environ_key(KEY_HEADER)
 
 _MINT = struct.Struct(">I12s")  # issued at (unix seconds), nonce
-_MAC_SIZE = 12
+_MAC_SIZE = 16
+#: The MAC of keys minted by flask-actions before keyed BLAKE2b: HMAC-SHA256
+#: cut to 12 bytes, still accepted until the last of them expires (the TTL).
+_LEGACY_MAC_SIZE = 12
 _MAX_COUNTER_DIGITS = 10
 _MAX_CLIENT_KEY = 255
 _G_MINTER = "_flask_actions_minter"
@@ -125,27 +129,36 @@ class _State:
     def __init__(self) -> None:
         self._secrets: tuple[t.Any, ...] | None = None
         self._macs: list[t.Any] = []
+        self._legacy: list[t.Any] = []
         #: The store of submission keys and its outages.
         self.keeper = claims.Keeper()
 
-    def macs(self, app: Flask) -> list[t.Any]:
-        """One HMAC per secret, the signing one first, keyed once and copied
-        for each key (an OpenSSL digest looked up by name costs more than
-        the HMAC)."""
+    def macs(self, app: Flask, legacy: bool = False) -> list[t.Any]:
+        """One keyed MAC per secret, the signing one first, keyed once and
+        copied for each key: BLAKE2b in its keyed mode, a MAC by design,
+        built into Python (an HMAC-SHA256 through OpenSSL costs three times
+        as much); with ``legacy``, the HMACs of keys minted before."""
         secrets = secrets_of(app)
         if secrets != self._secrets:
-            macs = []
+            macs, old = [], []
             for secret in secrets:
                 raw = secret.encode() if isinstance(secret, str) else bytes(secret)
-                derived = HKDF(
-                    algorithm=hashes.SHA256(),
-                    length=32,
-                    salt=b"flask-actions",
-                    info=b"flask-actions/submission-key",
-                ).derive(raw)
-                macs.append(hmac.new(derived, digestmod=hashlib.sha256))
-            self._secrets, self._macs = secrets, macs
-        return self._macs
+                macs.append(
+                    hashlib.blake2b(
+                        key=_derive(raw, b"flask-actions/submission-key-mac"),
+                        digest_size=_MAC_SIZE,
+                    )
+                )
+                legacy_key = _derive(raw, b"flask-actions/submission-key")
+                old.append(hmac.new(legacy_key, digestmod=hashlib.sha256))
+            self._secrets, self._macs, self._legacy = secrets, macs, old
+        return self._legacy if legacy else self._macs
+
+
+def _derive(secret: bytes, info: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"flask-actions", info=info
+    ).derive(secret)
 
 
 def _state(app: Flask) -> _State:
@@ -220,10 +233,10 @@ def mint(app: Flask, action: Action[t.Any, t.Any]) -> str | None:
     return minter(app).key(action)
 
 
-def _mac(keyed: t.Any, issued: bytes, name: str) -> bytes:
+def _mac(keyed: t.Any, issued: bytes, name: str, size: int = _MAC_SIZE) -> bytes:
     mac = keyed.copy()
     mac.update(issued + name.encode())
-    return t.cast(bytes, mac.digest()[:_MAC_SIZE])
+    return t.cast(bytes, mac.digest()[:size])
 
 
 # --- reading -----------------------------------------------------------------
@@ -311,10 +324,11 @@ def _verify(app: Flask, action: Action[t.Any, t.Any], key: str) -> None:
         except (ValueError, UnicodeEncodeError):
             raw = b""
     valid = False
-    if len(raw) == _MINT.size + _MAC_SIZE and counter.isascii():
+    size = len(raw) - _MINT.size
+    if size in (_MAC_SIZE, _LEGACY_MAC_SIZE) and counter.isascii():
         issued, mac, name = raw[: _MINT.size], raw[_MINT.size :], action.name
-        for base in _state(app).macs(app):
-            if hmac.compare_digest(_mac(base, issued, name), mac):
+        for base in _state(app).macs(app, legacy=size == _LEGACY_MAC_SIZE):
+            if hmac.compare_digest(_mac(base, issued, name, size), mac):
                 valid = True
                 break
     if not valid:

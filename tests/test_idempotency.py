@@ -809,3 +809,50 @@ def test_a_hook_that_crashes_after_the_action_lets_the_key_go(tmp_path: Path) ->
     again = client.post("/", data=fields_, headers=headers)
     assert again.status_code == 303
     assert len(runs) == 2
+
+
+def _key_minted_before_blake2b(secret: str, name: str) -> str:
+    """A key as flask-actions minted it before its MAC was keyed BLAKE2b:
+    HMAC-SHA256 (key derived by HKDF) over the issue time, nonce and action
+    name, cut to 12 bytes."""
+    import base64
+    import hashlib
+    import hmac
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    derived = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"flask-actions",
+        info=b"flask-actions/submission-key",
+    ).derive(secret.encode())
+    issued = struct.pack(">I12s", int(time.time()), os.urandom(12))
+    mac = hmac.new(derived, issued + name.encode(), hashlib.sha256).digest()[:12]
+    return base64.urlsafe_b64encode(issued + mac).rstrip(b"=").decode() + ".1"
+
+
+def test_a_key_minted_before_the_mac_changed_still_counts(
+    shop: Flask, client_: FlaskClient, rows: list[str]
+) -> None:
+    # A page rendered by the previous release, sent after the deploy: its
+    # key is still checked and still claims (sent twice, it runs once).
+    form = order_form(client_)
+    secret = shop.config["SECRET_KEY"]
+    form["_submission"] = _key_minted_before_blake2b(secret, "shop.create")
+    for _ in range(2):
+        assert client_.post("/", data=form, headers=ORIGIN).status_code == 303
+    assert rows == ["tea"]
+    # Of another action, or under another secret: refused as any forged key.
+    for forged in (
+        _key_minted_before_blake2b(secret, "shop.fail"),
+        _key_minted_before_blake2b("another secret", "shop.create"),
+    ):
+        form["_submission"] = forged
+        response = client_.post("/", data=form, headers=JSON)
+        assert response.status_code == 400
+        assert response.get_json()["reason"] == "bad_submission_key"
+    assert rows == ["tea"]
