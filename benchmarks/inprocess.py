@@ -28,6 +28,7 @@ from .apps import handwritten
 from .apps import smorest
 from .apps.common import VALID
 from .apps.common import VALID_FORM
+from .stats import median_ratio
 
 ORIGIN = "http://localhost"
 
@@ -249,6 +250,14 @@ def main() -> None:
     )
     parser.add_argument("--no-csrf", action="store_true")
     parser.add_argument("--number", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=11)
+    parser.add_argument(
+        "--keys",
+        nargs="+",
+        choices=KEYS,
+        default=KEYS,
+        help="the contenders to measure (default: all)",
+    )
     args = parser.parse_args()
     if args.profile:
         profile(args.profile, not args.no_csrf)
@@ -259,8 +268,15 @@ def main() -> None:
             parser.error(f"unknown key {key!r}; choose from {', '.join(KEYS)}")
         loop(key, int(count), not args.no_csrf)
         return
-    for key, samples in measure(csrf=not args.no_csrf, number=args.number).items():
-        print(f"{key:12} {best(samples):8.0f} µs")
+    keys = list(dict.fromkeys(args.keys))
+    measured = measure(
+        keys, csrf=not args.no_csrf, number=args.number, repeat=args.repeat
+    )
+    view = measured.get("view")
+    for key, samples in measured.items():
+        # Throughput against the view's: its time over this one's, per round.
+        ratio = f"  {median_ratio(view, samples):.3f}x the view" if view else ""
+        print(f"{key:15} {best(samples):8.0f} µs{ratio}")
 
 
 if __name__ == "__main__":

@@ -90,15 +90,16 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     config = app.config
     too_large: PayloadTooLarge | None = None
     try:
-        security.check_size(config["ACTIONS_MAX_CONTENT_LENGTH"])
+        security.check_size(req, config["ACTIONS_MAX_CONTENT_LENGTH"])
     except PayloadTooLarge as e:
         if e.form is None:  # refused unread: nothing to give back
             raise
         too_large = e  # read to find the action: what was typed can come back
-    ref = wire.read_ref()
+    form_body = wire.is_form(req)
+    ref = wire.read_ref(req, form_body)
     if ref is None:
         return
-    vouched = security.check_origin()
+    vouched = security.check_origin(req)
     mode = response_mode(req.environ)
     if too_large is not None and not (vouched and mode == "form"):
         raise too_large  # the script keeps what was typed itself
@@ -116,7 +117,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     recoverable = vouched and mode != "json"
     soft: ActionRejected | None = too_large
     try:
-        security.check_csrf()
+        security.check_csrf(req, form_body)
     except CSRFTokenInvalid as e:
         if recoverable and mode == "call":  # no page to render: the token only
             e.fresh_token = generate_csrf()
@@ -146,7 +147,7 @@ def recognise(app: Flask, **extra: t.Any) -> None:
         soft = soft or e
 
     csrf_field = csrf_field_name(config)
-    payload, values = wire.read_payload(entry.action.schema, csrf_field)
+    payload, values = wire.read_payload(entry.action.schema, csrf_field, form_body)
 
     # The page URL's values (a language code...) reach url_value_preprocessors.
     page: tuple[Rule, dict[str, t.Any]] | None | t.Literal[False] = False
@@ -156,8 +157,9 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     req.view_args = dict(page[1]) if page else {}
     req.routing_exception = None
     submission = Submission(args, payload, values, mode, page, soft)
+    submission.checking = checking
     if soft is None and not checking:
-        submission.confirmation = wire.pending_confirmation()
+        submission.confirmation = wire.pending_confirmation(form_body)
         submission.key = key
     setattr(g, _G_SUBMISSION, (entry, submission))
 
@@ -209,7 +211,7 @@ def run_action(**_view_args: t.Any) -> t.Any:
     if pending is None:  # only reachable by routing to the endpoint by hand
         raise UnknownAction("Actions are invoked by POSTing a form or a call.")
     entry, submission = pending
-    if validation.requested():  # the schema's verdict only: nothing runs
+    if submission.checking:  # the schema's verdict only: nothing runs
         return validation.answer(entry, submission)
     if submission.confirmation is not None:
         # Nothing runs and nothing happened: the page asks, the same button
@@ -297,7 +299,7 @@ def refused_before_the_action(response: Response) -> Response:
     if pending is None:
         return response
     entry, submission = pending
-    if validation.requested():  # no signal, no errors: the guard's status
+    if submission.checking:  # no signal, no errors: the guard's status
         return validation.refused(response)
     action = entry.action
     result = ActionResult(

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 from . import codec
 from . import flashing
 from .negotiation import environ_key
-from .negotiation import MODE_HEADER
+from .negotiation import MODE_KEY
 from .registry import blueprint_chain
 from .results import ActionResult
 from .results import Effects
@@ -159,7 +159,7 @@ def _json_response(
     response = current_app.response_class(
         codec.json_text(body), status=status, content_type="application/json"
     )
-    if result.ok and result.redirect and req.headers.get(MODE_HEADER):
+    if result.ok and result.redirect and req.environ.get(MODE_KEY):
         # The script navigates to the redirect target: flash the result there,
         # as the 303 does without JavaScript, so that page shows it too.
         path = _local_path(result.redirect)

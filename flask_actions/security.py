@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask import g
+from flask import Request
 from flask import request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wsgi import get_content_length
@@ -70,7 +71,7 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _THIS_ORIGIN = ("same-origin", "none")
 
 
-def check_size(limit: int | None) -> None:
+def check_size(req: Request, limit: int | None) -> None:
     """Refuse an action whose body is larger than ``limit`` bytes with 413,
     reading as little of it as the answer needs.
 
@@ -83,7 +84,6 @@ def check_size(limit: int | None) -> None:
     """
     if limit is None:
         return
-    req = current_request()
     environ = req.environ
     # What request.content_length parses, from the environ (a third of the time).
     length = get_content_length(environ)
@@ -311,7 +311,7 @@ def _labels_match(labels: list[str], pattern: t.Sequence[str]) -> bool:
     )
 
 
-def check_origin() -> bool:
+def check_origin(req: Request) -> bool:
     """Check where the request comes from.
 
     :returns: ``True`` when a header vouched for this site, ``False`` when the
@@ -321,7 +321,6 @@ def check_origin() -> bool:
         says nothing of where it comes from while CSRF tokens are off (unless
         ``ACTIONS_ALLOW_UNVERIFIED_ORIGIN``).
     """
-    req = current_request()
     environ = req.environ  # what req.headers.get reads, without its work
     site = environ.get("HTTP_SEC_FETCH_SITE")
     # The browser says: another origin (same-site is a sibling, not this one).
@@ -417,33 +416,46 @@ def _unverified() -> bool:
     )
 
 
-def csrf_token_from_request(config: t.Mapping[str, t.Any]) -> str | None:
-    req = current_request()
-    if req.mimetype in FORM_MIMETYPES:
+#: Flask-WTF's default ``WTF_CSRF_HEADERS``.
+_CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
+
+
+@functools.lru_cache(maxsize=16)
+def _environ_keys(headers: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(environ_key(header) for header in headers)
+
+
+def csrf_token_from_request(
+    req: Request, config: t.Mapping[str, t.Any], form_body: bool
+) -> str | None:
+    """The CSRF token the request carries: the form's field (or the clicked
+    ``fa.button``'s value), else the first of ``WTF_CSRF_HEADERS`` sent."""
+    if form_body:
         form = req.form
         field = csrf_field_name(config)
         token = form.get(field) or button_csrf_token(form)
         if token:
             return token
     environ = req.environ
-    for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
-        token = environ.get(environ_key(header))
+    for key in _environ_keys(tuple(config.get("WTF_CSRF_HEADERS", _CSRF_HEADERS))):
+        token = environ.get(key)
         if token:
             return str(token)
     return None
 
 
-def check_csrf() -> None:
+def check_csrf(req: Request, form_body: bool) -> None:
     """Validate Flask-WTF's CSRF token, once per request (as Flask-WTF's
     ``validate_csrf`` does: :mod:`flask_actions.csrf`).
 
+    :param form_body: whether the body is a form.
     :raises CSRFTokenInvalid: when it is missing, expired or foreign.
     """
     config = current_app.config
     if not csrf_enabled(config) or g.get("csrf_valid"):
         return
     try:
-        csrf.validate(csrf_token_from_request(config))
+        csrf.validate(csrf_token_from_request(req, config, form_body))
     except CSRFValidationError as e:
         reason = str(e.args[0]) if e.args else "The CSRF token is invalid."
         raise CSRFTokenInvalid(

@@ -109,6 +109,9 @@ class Submission:
     confirmation: str | None = None
     #: The submission key, scoped, as the store knows it (``None``: no key).
     key: bytes | None = None
+    #: A live check (``X-Flask-Actions: validate``): the schema's verdict
+    #: only, nothing runs.
+    checking: bool = False
 
     def page(self) -> tuple[Rule, dict[str, t.Any]] | None:
         """The GET route of the page the form was posted to (matched only when
@@ -155,20 +158,25 @@ def read_form() -> MultiDict[str, str]:
         ) from None
 
 
-def read_ref() -> str | None:
+def is_form(req: Request) -> bool:
+    """Whether the body of ``req`` is a form (urlencoded or multipart)."""
+    return req.mimetype in FORM_MIMETYPES
+
+
+def read_ref(req: Request, form_body: bool) -> str | None:
     """The ref of the action this POST invokes, or ``None`` if it is not an
     action request.
 
+    :param form_body: whether the body is a form (:func:`is_form`).
     :raises MalformedRequest: when the request names more than one action.
     """
-    req = current_request()
     # One lookup in the environ, not getlist(), which walks the whole
     # environ: WSGI joins repeated headers into one value anyway.
     header = req.environ.get(ACTION_KEY)
     headers = [] if header is None else [header]
     actions: list[str] = []
     buttons: list[str] = []
-    if req.mimetype in FORM_MIMETYPES:
+    if form_body:
         form = read_form()
         actions = form.getlist(ACTION_FIELD)
         buttons = form.getlist(BUTTON_FIELD)
@@ -212,7 +220,7 @@ def button_csrf_token(form: MultiDict[str, str]) -> str | None:
     return parts[1].strip() if len(parts) > 1 and parts[1].strip() else None
 
 
-def pending_confirmation() -> str | None:
+def pending_confirmation(form_body: bool) -> str | None:
     """What to ask the user before running the submitted action, or ``None``
     when it needs no confirmation or the user gave it.
 
@@ -220,9 +228,10 @@ def pending_confirmation() -> str | None:
     say that it asks (its text is on the page, next to it). The user confirms
     with :data:`CONFIRMED_FIELD` (the script, or the form that asked) or by
     pressing a button rendered confirmed.
+
+    :param form_body: whether the body is a form (:func:`is_form`).
     """
-    req = current_request()
-    if req.mimetype not in FORM_MIMETYPES:
+    if not form_body:
         return None
     form = read_form()
     button = form.get(BUTTON_FIELD)
@@ -565,8 +574,7 @@ def _depth(value: t.Any, limit: int) -> bool:
     return True
 
 
-def _json_payload() -> dict[str, t.Any]:
-    req = current_request()
+def _json_payload(req: Request) -> dict[str, t.Any]:
     raw = req.get_data(cache=True)
     if not raw.strip():
         return {}
@@ -627,7 +635,7 @@ def _has_lone_surrogate(value: t.Any) -> bool:
 
 
 def read_payload(
-    schema: Schema | None, csrf_field: str
+    schema: Schema | None, csrf_field: str, form_body: bool | None = None
 ) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
     """The payload to load with ``schema``, and the values to refill the form.
 
@@ -638,26 +646,31 @@ def read_payload(
     text left out (they mean "not given"; the values to refill keep them).
     JSON bodies must be objects of valid Unicode text, and are taken as sent.
 
+    :param form_body: whether the body is a form (:func:`is_form`; found
+        out when not given).
     :raises MalformedRequest: for unreadable bodies and unsupported types.
     """
     req = current_request()
-    mimetype = req.mimetype
-    if mimetype in FORM_MIMETYPES:
+    if form_body is None:
+        form_body = is_form(req)
+    if form_body:
         payload, submitted = _form_payload(schema, (*RESERVED_FIELDS, csrf_field))
-    elif req.is_json:
-        payload = submitted = _json_payload()
+        return payload, {
+            k: v
+            for k, v in submitted.items()
+            if not is_sensitive(k, schema)
+            and not isinstance(v, FileStorage)
+            and not (isinstance(v, list) and v and isinstance(v[0], FileStorage))
+        }
+    if req.is_json:
+        payload = _json_payload(req)
     elif req.content_length or req.get_data(cache=True):
+        mimetype = req.mimetype
         raise MalformedRequest(
             f"An action cannot read a {mimetype or 'body without a content type'}."
             " Send a form (urlencoded or multipart) or JSON."
         )
     else:
-        payload = submitted = {}
-    values = {
-        k: v
-        for k, v in submitted.items()
-        if not is_sensitive(k, schema)
-        and not isinstance(v, FileStorage)
-        and not (isinstance(v, list) and v and isinstance(v[0], FileStorage))
-    }
-    return payload, values
+        payload = {}
+    # JSON holds no files: only what is sensitive stays out.
+    return payload, {k: v for k, v in payload.items() if not is_sensitive(k, schema)}
