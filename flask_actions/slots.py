@@ -19,10 +19,13 @@ The kernel drops the locks of a process that dies; a lock held by a process
 that stopped makes an operation fail with :class:`TimeoutError` after
 ``timeout`` seconds of tries (without blocking), never hang.
 
-A slot is written with one copy and carries a CRC-32 of what it holds: a
-process killed in the middle of that copy, or a power cut that wrote half a
-page, leaves a slot that fails its check and reads as empty, never as a
-record. A header that fails its check, or a table made for another size,
+Slots are read through a read-only mapping and written with one
+``pwrite`` each: a page of a file written through a mapping is
+write-protected again each time the system writes it out, and the fault of
+the next write costs more than the system call (in a table of random keys,
+most writes would take one). A slot carries a CRC-32 of what it holds: a
+write cut short (a power cut that wrote half a page) leaves a slot that fails
+its check and reads as empty, never as a record. A header that fails its check, or a table made for another size,
 is replaced with a new, empty file (a warning in the log), and the
 processes that still map the old one move to the new one at their next
 operation.
@@ -162,7 +165,7 @@ class Table:
                 slot = _read(mapping, at)
                 if slot is not None and slot.expires > now:
                     return slot
-            _write(mapping, at, RUNNING, key, owner, fingerprint, expires, b"")
+            _write(self._fd, at, RUNNING, key, owner, fingerprint, expires, b"")
             return None
         finally:
             self._leave(base)
@@ -180,7 +183,7 @@ class Table:
             if slot is None or slot.owner != owner:
                 return False
             state, kept = (SPILLED, b"") if outcome is None else (DONE, outcome)
-            _write(mapping, at, state, key, owner, slot.fingerprint, expires, kept)
+            _write(self._fd, at, state, key, owner, slot.fingerprint, expires, kept)
             return True
         finally:
             self._leave(base)
@@ -194,7 +197,7 @@ class Table:
             slot = None if at < 0 else _read(mapping, at)
             if slot is None or slot.owner != owner:
                 return False
-            mapping[at : at + _SLOT.size] = _EMPTY
+            _put(self._fd, _EMPTY, at)
             return True
         finally:
             self._leave(base)
@@ -295,7 +298,8 @@ class Table:
             # A file another process made for another size is used by one
             # that had opened the table before: it moves to the new file.
             if slots is not None and (slots == self.slots or self._opened):
-                return mmap.mmap(fd, _PAGE + slots * SLOT_SIZE)
+                size = _PAGE + slots * SLOT_SIZE
+                return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
             if slots is None:
                 why = "is damaged or was made by another version of flask-actions"
             else:
@@ -318,8 +322,9 @@ class Table:
     def _make(self, replace: bool) -> None:
         """Write a new table beside the path, then link it in place (if no
         other process did first) or put it in place of the old one. Every
-        page is written: a page of a file first written through a mapping
-        costs the file system more than ten times what a written one does."""
+        page is written (64 MiB for the default size, once): no later write
+        makes the file system allocate a block, which costs several times
+        what the write does, nor can fail for want of space."""
         folder = os.path.dirname(self.path)
         if folder:
             os.makedirs(folder, exist_ok=True)
@@ -444,7 +449,7 @@ def _read(mapping: mmap.mmap, at: int) -> Slot | None:
 
 
 def _write(
-    mapping: mmap.mmap,
+    fd: int,
     at: int,
     state: int,
     key: bytes,
@@ -459,4 +464,9 @@ def _write(
         state, len(fingerprint), len(outcome), expires, key, owner, fingerprint
     )
     body += outcome
-    mapping[at : at + 4 + len(body)] = zlib.crc32(body).to_bytes(4, "little") + body
+    _put(fd, zlib.crc32(body).to_bytes(4, "little") + body, at)
+
+
+def _put(fd: int, data: bytes, at: int) -> None:
+    if os.pwrite(fd, data, at) != len(data):
+        raise OSError(f"a slot was written short at {at}")
