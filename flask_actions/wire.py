@@ -382,6 +382,21 @@ def is_sensitive(name: str, schema: Schema | None) -> bool:
     return schema is not None and name in _sensitive_names(schema)
 
 
+def _shown(submitted: dict[str, t.Any], schema: Schema | None) -> dict[str, t.Any]:
+    """What of ``submitted`` may be shown again: not what is sensitive
+    (:func:`is_sensitive`, decided per name with the schema's names looked
+    up once), nor files."""
+    marked = _sensitive_names(schema) if schema is not None else frozenset()
+    return {
+        k: v
+        for k, v in submitted.items()
+        if k not in marked
+        and "password" not in k.lower()
+        and not isinstance(v, FileStorage)
+        and not (type(v) is list and v and isinstance(v[0], FileStorage))
+    }
+
+
 def _nest(flat: dict[str, t.Any], known: t.Collection[str]) -> dict[str, t.Any]:
     """Turn ``{"address.city": "x"}`` into ``{"address": {"city": "x"}}`` for
     names the schema does not declare as they are.
@@ -655,13 +670,7 @@ def read_payload(
         form_body = is_form(req)
     if form_body:
         payload, submitted = _form_payload(schema, (*RESERVED_FIELDS, csrf_field))
-        return payload, {
-            k: v
-            for k, v in submitted.items()
-            if not is_sensitive(k, schema)
-            and not isinstance(v, FileStorage)
-            and not (isinstance(v, list) and v and isinstance(v[0], FileStorage))
-        }
+        return payload, _shown(submitted, schema)
     if req.is_json:
         payload = _json_payload(req)
     elif req.content_length or req.get_data(cache=True):
@@ -672,5 +681,4 @@ def read_payload(
         )
     else:
         payload = {}
-    # JSON holds no files: only what is sensitive stays out.
-    return payload, {k: v for k, v in payload.items() if not is_sensitive(k, schema)}
+    return payload, _shown(payload, schema)
