@@ -250,7 +250,8 @@ class TableStore:
     def claim(
         self, key: bytes, fingerprint: bytes, owner: bytes, lease: float
     ) -> Record | None:
-        key, owner = _sized(key, slots.KEY_SIZE), _sized(owner, slots.OWNER_SIZE)
+        if len(key) != slots.KEY_SIZE or len(owner) != slots.OWNER_SIZE:
+            key, owner = _sized(key, slots.KEY_SIZE), _sized(owner, slots.OWNER_SIZE)
         for _ in range(3):
             now = time.time()
             try:
@@ -276,7 +277,8 @@ class TableStore:
     def finish(
         self, key: bytes, owner: bytes, fingerprint: bytes, outcome: bytes, ttl: float
     ) -> None:
-        key, owner = _sized(key, slots.KEY_SIZE), _sized(owner, slots.OWNER_SIZE)
+        if len(key) != slots.KEY_SIZE or len(owner) != slots.OWNER_SIZE:
+            key, owner = _sized(key, slots.KEY_SIZE), _sized(owner, slots.OWNER_SIZE)
         inline: bytes | None = outcome
         if len(outcome) > slots.INLINE:
             # Kept before the slot says so, under this owner's name: a

@@ -78,6 +78,8 @@ _EXPIRES = struct.Struct("<d")
 _STATE = 4
 _EXPIRY = 8
 _KEY = 16
+#: The first 8 bytes of the key of each slot of a bucket, as integers.
+_PREFIXES = struct.Struct(f"<{_KEY}xQ" + f"{SLOT_SIZE - 8}xQ" * (BUCKET - 1))
 #: The largest outcome kept in its slot.
 INLINE = SLOT_SIZE - _SLOT.size
 _EMPTY = bytes(_SLOT.size)
@@ -155,10 +157,11 @@ class Table:
     ) -> Slot | None:
         """Claim ``key`` until ``expires``: ``None`` when this call did,
         else the live record of who did."""
-        base = self._enter(key)
+        prefix = int.from_bytes(key[:8], "little")
+        base = self._enter(prefix)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key)
+            at = _find(mapping, base, key, prefix)
             if at < 0:
                 at = _free(mapping, base, now)
             else:
@@ -175,10 +178,11 @@ class Table:
     ) -> bool:
         """Keep ``outcome`` (``None``: kept elsewhere, :data:`SPILLED`) under
         ``key`` until ``expires``, if ``owner`` holds it; whether it did."""
-        base = self._enter(key)
+        prefix = int.from_bytes(key[:8], "little")
+        base = self._enter(prefix)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key)
+            at = _find(mapping, base, key, prefix)
             slot = None if at < 0 else _read(mapping, at)
             if slot is None or slot.owner != owner:
                 return False
@@ -190,10 +194,11 @@ class Table:
 
     def release(self, key: bytes, owner: bytes) -> bool:
         """Empty ``key``'s slot, if ``owner`` holds it; whether it did."""
-        base = self._enter(key)
+        prefix = int.from_bytes(key[:8], "little")
+        base = self._enter(prefix)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key)
+            at = _find(mapping, base, key, prefix)
             slot = None if at < 0 else _read(mapping, at)
             if slot is None or slot.owner != owner:
                 return False
@@ -204,10 +209,11 @@ class Table:
 
     def lookup(self, key: bytes, now: float) -> Slot | None:
         """The live record of ``key``, if any."""
-        base = self._enter(key)
+        prefix = int.from_bytes(key[:8], "little")
+        base = self._enter(prefix)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key)
+            at = _find(mapping, base, key, prefix)
             slot = None if at < 0 else _read(mapping, at)
             return slot if slot is not None and slot.expires > now else None
         finally:
@@ -219,9 +225,10 @@ class Table:
 
     # --- locks -----------------------------------------------------------
 
-    def _enter(self, key: bytes) -> int:
-        """Take this process's lock, then the lock of ``key``'s bucket; the
-        bucket's offset in the file. Opens the file first when needed."""
+    def _enter(self, prefix: int) -> int:
+        """Take this process's lock, then the lock of the bucket of the key
+        that starts with ``prefix``; the bucket's offset in the file. Opens
+        the file first when needed."""
         deadline = 0.0
         pause = 0.0001
         while True:
@@ -232,7 +239,7 @@ class Table:
                 mapping = self._map
                 if mapping is None or self._forks != forks[0] or mapping[_RETIRED]:
                     self._open()
-                bucket = int.from_bytes(key[:8], "little") & self._mask
+                bucket = prefix & self._mask
             except BaseException:
                 lock.release()
                 raise
@@ -391,17 +398,17 @@ def _geometry(head: bytes, size: int) -> int | None:
     return int(slots)
 
 
-def _find(mapping: mmap.mmap, base: int, key: bytes) -> int:
-    """The offset of the slot whose key is ``key`` in the bucket at
-    ``base``, or -1."""
-    start, end = base + _KEY, base + _PAGE
-    while True:
-        at = mapping.find(key, start, end)
-        if at < 0:
-            return -1
-        if (at - base - _KEY) % SLOT_SIZE == 0:
-            return at - _KEY
-        start = at + 1
+def _find(mapping: mmap.mmap, base: int, key: bytes, prefix: int) -> int:
+    """The offset of the slot whose key is ``key`` (its first 8 bytes
+    ``prefix``) in the bucket at ``base``, or -1."""
+    prefixes = _PREFIXES.unpack_from(mapping, base)
+    if prefix not in prefixes:
+        return -1
+    for n, candidate in enumerate(prefixes):
+        at = base + n * SLOT_SIZE
+        if candidate == prefix and mapping[at + _KEY : at + _KEY + KEY_SIZE] == key:
+            return at
+    return -1
 
 
 def _free(mapping: mmap.mmap, base: int, now: float) -> int:
@@ -464,7 +471,9 @@ def _write(
         state, len(fingerprint), len(outcome), expires, key, owner, fingerprint
     )
     body += outcome
-    _put(fd, zlib.crc32(body).to_bytes(4, "little") + body, at)
+    data = zlib.crc32(body).to_bytes(4, "little") + body
+    if os.pwrite(fd, data, at) != len(data):
+        raise OSError(f"a slot was written short at {at}")
 
 
 def _put(fd: int, data: bytes, at: int) -> None:
