@@ -19,13 +19,15 @@ The kernel drops the locks of a process that dies; a lock held by a process
 that stopped makes an operation fail with :class:`TimeoutError` after
 ``timeout`` seconds of tries (without blocking), never hang.
 
-Slots are read through a read-only mapping and written with one
-``pwrite`` each: a page of a file written through a mapping is
-write-protected again each time the system writes it out, and the fault of
-the next write costs more than the system call (in a table of random keys,
-most writes would take one). A slot carries a CRC-32 of what it holds: a
-write cut short (a power cut that wrote half a page) leaves a slot that fails
-its check and reads as empty, never as a record. A header that fails its check, or a table made for another size,
+Slots are written through the mapping, each with one copy. Any write to a
+file costs the file system an update of its modification time (a journal
+transaction on ext4, once per clock tick); through the mapping it is paid
+only by the first write to a page since the system last wrote the page out
+(a page fault), so a claim pays it and its outcome, on the same page just
+after, does not; a ``pwrite`` per write would pay it twice. A slot carries a
+CRC-32 of what it holds: a process killed in the middle of that copy, or a
+power cut that wrote half a page, leaves a slot that fails its check and
+reads as empty, never as a record. A header that fails its check, or a table made for another size,
 is replaced with a new, empty file (a warning in the log), and the
 processes that still map the old one move to the new one at their next
 operation.
@@ -168,7 +170,7 @@ class Table:
                 slot = _read(mapping, at)
                 if slot is not None and slot.expires > now:
                     return slot
-            _write(self._fd, at, RUNNING, key, owner, fingerprint, expires, b"")
+            _write(mapping, at, RUNNING, key, owner, fingerprint, expires, b"")
             return None
         finally:
             self._leave(base)
@@ -187,7 +189,7 @@ class Table:
             if slot is None or slot.owner != owner:
                 return False
             state, kept = (SPILLED, b"") if outcome is None else (DONE, outcome)
-            _write(self._fd, at, state, key, owner, slot.fingerprint, expires, kept)
+            _write(mapping, at, state, key, owner, slot.fingerprint, expires, kept)
             return True
         finally:
             self._leave(base)
@@ -202,7 +204,7 @@ class Table:
             slot = None if at < 0 else _read(mapping, at)
             if slot is None or slot.owner != owner:
                 return False
-            _put(self._fd, _EMPTY, at)
+            mapping[at : at + _SLOT.size] = _EMPTY
             return True
         finally:
             self._leave(base)
@@ -305,8 +307,7 @@ class Table:
             # A file another process made for another size is used by one
             # that had opened the table before: it moves to the new file.
             if slots is not None and (slots == self.slots or self._opened):
-                size = _PAGE + slots * SLOT_SIZE
-                return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+                return mmap.mmap(fd, _PAGE + slots * SLOT_SIZE)
             if slots is None:
                 why = "is damaged or was made by another version of flask-actions"
             else:
@@ -456,7 +457,7 @@ def _read(mapping: mmap.mmap, at: int) -> Slot | None:
 
 
 def _write(
-    fd: int,
+    mapping: mmap.mmap,
     at: int,
     state: int,
     key: bytes,
@@ -471,11 +472,4 @@ def _write(
         state, len(fingerprint), len(outcome), expires, key, owner, fingerprint
     )
     body += outcome
-    data = zlib.crc32(body).to_bytes(4, "little") + body
-    if os.pwrite(fd, data, at) != len(data):
-        raise OSError(f"a slot was written short at {at}")
-
-
-def _put(fd: int, data: bytes, at: int) -> None:
-    if os.pwrite(fd, data, at) != len(data):
-        raise OSError(f"a slot was written short at {at}")
+    mapping[at : at + 4 + len(body)] = zlib.crc32(body).to_bytes(4, "little") + body
