@@ -1,7 +1,7 @@
 """What submission keys cost on the action path (``docs/idempotency.md``).
 
 The same action request, keys off (``ACTIONS_IDEMPOTENCY = False``) and on,
-with the embedded store (SQLite in a temporary file) and with Redis (a
+with the embedded store (its table in a temporary folder) and with Redis (a
 private ``redis-server`` on a free loopback port, when it is on ``PATH``):
 
 - a form sent without JavaScript (``POST``, answered ``303``);
@@ -225,7 +225,7 @@ def where_it_goes(
     kinds: t.Sequence[str] = ("form", "call"), number: int = 2000
 ) -> list[str]:
     """Per request with the embedded store: the time inside the store's two
-    statements (the claim, the first SQLite statement of the request, and
+    operations (the claim, the first write of the request, and
     the outcome's, just after the action) and in the rest of the keys' work
     (reading and checking the key, the payload's fingerprint, encoding the
     outcome). Timed by wrapping the functions, outside the batches above."""
@@ -233,8 +233,8 @@ def where_it_goes(
 
     lines = [
         "Where the embedded store's time goes, per request (µs; timed apart):",
-        f"{'request':<10} {'read key':>9} {'claim':>7} {'of it SQL':>10}"
-        f" {'settle':>7} {'of it SQL':>10}",
+        f"{'request':<10} {'read key':>9} {'claim':>7} {'of it store':>12}"
+        f" {'settle':>7} {'of it store':>12}",
     ]
     folder = tempfile.TemporaryDirectory()
     spent: dict[str, float] = {}
@@ -254,7 +254,7 @@ def where_it_goes(
         for name, func in originals.items():
             setattr(idempotency, name, timed(name, func))
         for kind in kinds:
-            app = _app({"ACTIONS_IDEMPOTENCY_PATH": f"{folder.name}/{kind}.sqlite3"})
+            app = _app({"ACTIONS_IDEMPOTENCY_PATH": f"{folder.name}/{kind}"})
             send = _Sender(app, kind)
             send()
             store = idempotency._state(app).keeper.store(app)
@@ -268,8 +268,8 @@ def where_it_goes(
             us = {k: v / number * 1e6 for k, v in spent.items()}
             lines.append(
                 f"{kind:<10} {us['read_key']:>9.0f} {us['claim']:>7.0f}"
-                f" {us['store.claim']:>10.0f} {us['settle']:>7.0f}"
-                f" {us['store.finish']:>10.0f}"
+                f" {us['store.claim']:>12.0f} {us['settle']:>7.0f}"
+                f" {us['store.finish']:>12.0f}"
             )
     finally:
         for name, func in originals.items():
@@ -283,7 +283,7 @@ def run(rounds: int = 15, echo: bool = True) -> list[str]:
     folder = tempfile.TemporaryDirectory()
     stores: dict[str, dict[str, t.Any]] = {
         "off": {"ACTIONS_IDEMPOTENCY": False},
-        "embedded": {"ACTIONS_IDEMPOTENCY_PATH": f"{folder.name}/keys.sqlite3"},
+        "embedded": {"ACTIONS_IDEMPOTENCY_PATH": f"{folder.name}/keys"},
         NO_STORE: {},
     }
     executable = shutil.which("redis-server")
