@@ -53,6 +53,7 @@ import weakref
 from flask import Blueprint
 from flask import Flask
 from flask.signals import request_started
+from werkzeug.wrappers import Response
 
 from . import flashing
 from . import idempotency
@@ -190,11 +191,19 @@ class ActionExtension(ActionsMixin):
             if isinstance(blueprint, ActionBlueprint):  # registered before init_app
                 blueprint.register_actions(app, name)
         request_started.connect(recognise, app, weak=False)
-        app.after_request(flashing.discard_flashed_result)
-        app.after_request(refused_before_the_action)
+        app.after_request(_after_request)
         app.register_blueprint(_assets)
         templating.install(app)
         app.cli.add_command(actions_cli)
+
+
+def _after_request(response: Response) -> Response:
+    """The extension's one ``after_request`` function (Flask wraps each in
+    ``ensure_sync`` on every request): a call refused before its action
+    reported as a result, then the flashed result's cookie removed from the
+    page it was flashed to (what these two did as two functions, in that
+    order)."""
+    return flashing.discard_flashed_result(refused_before_the_action(response))
 
 
 def check_secrets(app: Flask) -> None:
