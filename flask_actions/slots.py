@@ -184,9 +184,8 @@ class Table:
         base = self._enter(prefix)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key, prefix)
-            slot = None if at < 0 else _read(mapping, at)
-            if slot is None or slot.owner != owner:
+            at, slot = _owned(mapping, base, key, prefix, owner)
+            if slot is None:
                 return False
             state, kept = (SPILLED, b"") if outcome is None else (DONE, outcome)
             _write(mapping, at, state, key, owner, slot.fingerprint, expires, kept)
@@ -200,9 +199,8 @@ class Table:
         base = self._enter(prefix)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key, prefix)
-            slot = None if at < 0 else _read(mapping, at)
-            if slot is None or slot.owner != owner:
+            at, slot = _owned(mapping, base, key, prefix, owner)
+            if slot is None:
                 return False
             mapping[at : at + _SLOT.size] = _EMPTY
             return True
@@ -397,6 +395,16 @@ def _geometry(head: bytes, size: int) -> int | None:
     if slots < BUCKET or slots & (slots - 1) or size != _PAGE + slots * SLOT_SIZE:
         return None
     return int(slots)
+
+
+def _owned(
+    mapping: mmap.mmap, base: int, key: bytes, prefix: int, owner: bytes
+) -> tuple[int, Slot | None]:
+    """Where ``key``'s slot is and what it holds, the slot ``None`` unless
+    ``owner`` holds it."""
+    at = _find(mapping, base, key, prefix)
+    slot = None if at < 0 else _read(mapping, at)
+    return at, slot if slot is not None and slot.owner == owner else None
 
 
 def _find(mapping: mmap.mmap, base: int, key: bytes, prefix: int) -> int:
