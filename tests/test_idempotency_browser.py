@@ -246,3 +246,30 @@ def test_js_on_a_page_shown_again_from_the_history_sends_a_new_order(
     page.click("#send")
     page.wait_for_url("**/orders/2")
     assert order_count(shop.database) == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (docs/idempotency.md): a page fetched again on Back has a"
+    " new key, and Chromium restores only the fields the user changed",
+)
+def test_js_off_back_to_a_page_fetched_again_and_send_again_shows_the_same_order(
+    shop: Shop, browser_page: Callable[..., Page]
+) -> None:
+    # Playwright's Chromium keeps no back/forward cache, and the page varies
+    # on the cookie the action changed: going back fetches the page again,
+    # with a new key. Chromium restores the typed values, not the key (not as
+    # a hidden field, nor as a text field never shown: it restores only
+    # fields whose value the user changed), so this is a second order.
+    page = open_shop(shop, browser_page, js=False)
+    fill_order(page)
+    page.click("#send")
+    page.wait_for_url("**/orders/1")
+    page.go_back()
+    page.wait_for_url(shop.server.url + "/")
+    assert page.input_value("#item") == "tea"  # restored, not typed again
+    page.click("#send")
+    page.wait_for_url("**/orders/*")
+    assert len(shop.posts) == 2
+    assert order_count(shop.database) == 1
+    assert page.locator("#order").inner_text() == "Order 1: tea × 2"
