@@ -150,6 +150,9 @@ class SQLiteStore:
             folder = os.path.dirname(self.path)
             if folder:
                 os.makedirs(folder, exist_ok=True)
+            # Made readable by its owner only (SQLite gives its -wal and -shm
+            # the same mode): outcomes hold the sealed sessions of duplicates.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             # WAL: writers do not block readers. No fsync: a process that
             # crashes loses no key (the OS has the writes, and WAL recovery
@@ -225,8 +228,14 @@ class SQLiteStore:
             )
 
 
-#: What a table raises: the file, the mapping, a lock, a full bucket.
-_TABLE_ERRORS = (OSError, ValueError, slots.BucketFull)
+class Busy(StoreUnavailable):
+    """The store cannot take this key now (every slot of its bucket holds
+    the claim of a running action), though it works for others: only this
+    request gets the outage policy, and the store is not counted as down."""
+
+
+#: What a table raises: the file, the mapping, a lock.
+_TABLE_ERRORS = (OSError, ValueError)
 
 
 class TableStore:
@@ -256,6 +265,8 @@ class TableStore:
             now = time.time()
             try:
                 slot = self.table.claim(key, fingerprint, owner, now + lease, now)
+            except slots.BucketFull as e:
+                raise Busy(f"table {self.path}: {e}") from e
             except _TABLE_ERRORS as e:
                 raise self._unavailable(e) from e
             if slot is None:

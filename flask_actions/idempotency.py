@@ -425,6 +425,9 @@ def claim(
             record = store.lookup(key)
             if record is None:  # released (it failed) or its lease ran out
                 record = store.claim(key, fingerprint, owner, lease)
+    except claims.Busy as e:
+        logger.warning("A submission of %s was not protected: %s", action.name, e)
+        return _store_down(app, action, submission)
     except claims.StoreUnavailable as e:
         keeper.failed(app, e)
         return _store_down(app, action, submission)

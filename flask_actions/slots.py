@@ -153,6 +153,7 @@ class Table:
         self._mask = 0
         self._forks = -1
         self._opened = False
+        self._next_check = 0.0
 
     def claim(
         self, key: bytes, fingerprint: bytes, owner: bytes, expires: float, now: float
@@ -237,7 +238,12 @@ class Table:
                 raise TimeoutError(f"{self.path}: another thread held the table")
             try:
                 mapping = self._map
-                if mapping is None or self._forks != forks[0] or mapping[_RETIRED]:
+                if (
+                    mapping is None
+                    or self._forks != forks[0]
+                    or mapping[_RETIRED]
+                    or self._moved()
+                ):
                     self._open()
                 bucket = prefix & self._mask
             except BaseException:
@@ -268,6 +274,23 @@ class Table:
             _lock.release()
 
     # --- the file ----------------------------------------------------------
+
+    #: How often (seconds) a process looks whether its path still names the
+    #: file it mapped: a table deleted (or moved) while in use is followed
+    #: to the one the next process makes, instead of both taking keys.
+    CHECK_INTERVAL = 1.0
+
+    def _moved(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + self.CHECK_INTERVAL
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        mapped = os.fstat(self._fd)
+        return (named.st_ino, named.st_dev) != (mapped.st_ino, mapped.st_dev)
 
     def _open(self) -> None:
         """Map the file (this process's lock held), made when missing,

@@ -391,3 +391,30 @@ def test_slot_counts() -> None:
     assert slots.slot_count(10) == 16
     assert slots.slot_count(100_000) == 131072
     assert slots.slot_count(200_000) == 262144
+
+
+def test_a_table_deleted_while_in_use_is_followed(path: str) -> None:
+    """Found in review: a process that had the table open kept using the
+    deleted file while a new process made a new one, so both accepted the
+    same key. A process notices within ``CHECK_INTERVAL`` seconds."""
+    old = TableStore(path, max_entries=100, timeout=5)
+    old.table.CHECK_INTERVAL = 0  # every operation looks (the default: 1 s)
+    assert old.claim(in_bucket_zero(1), FP, owner(1), lease=60) is None
+    os.unlink(path)
+    new = TableStore(path, max_entries=100, timeout=5)
+    assert new.claim(in_bucket_zero(2), FP, owner(2), lease=60) is None
+    running = old.claim(in_bucket_zero(2), FP, owner(3), lease=60)
+    assert running is not None and running.outcome is None
+
+
+def test_the_file_of_large_outcomes_is_readable_by_its_owner_only(
+    store: TableStore, path: str
+) -> None:
+    """Found in review: the SQLite file of large outcomes (which hold the
+    sealed session a duplicate is given) was made with the umask's mode,
+    0644 in most set-ups, where the table is 0600."""
+    key = in_bucket_zero(1)
+    assert store.claim(key, FP, owner(1), lease=60) is None
+    store.finish(key, owner(1), FP, b"x" * 1000, ttl=60)
+    for suffix in ("", SPILL_SUFFIX, SPILL_SUFFIX + "-wal", SPILL_SUFFIX + "-shm"):
+        assert os.stat(path + suffix).st_mode & 0o777 == 0o600, suffix

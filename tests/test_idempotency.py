@@ -856,3 +856,37 @@ def test_a_key_minted_before_the_mac_changed_still_counts(
         assert response.status_code == 400
         assert response.get_json()["reason"] == "bad_submission_key"
     assert rows == ["tea"]
+
+
+def test_a_bucket_full_of_running_claims_refuses_only_its_own_keys(
+    shop: Flask, client_: FlaskClient, rows: list[str]
+) -> None:
+    """Found in review: eight running claims in one bucket of the table
+    (which a visitor who can read the session's CSRF secret can aim at)
+    took the whole store down for ACTIONS_IDEMPOTENCY_RETRY_INTERVAL, so
+    that every submission ran unprotected. Only that request goes
+    unprotected (the outage policy, for it alone)."""
+    from flask_actions import idempotency
+    from flask_actions import slots
+
+    headers = call_headers(client_, "shop.create", "warm-up")
+    client_.post("/", json={"item": "warm-up"}, headers=headers)
+    store = idempotency._state(shop).keeper.store(shop)
+    buckets = store.table.slots // slots.BUCKET  # type: ignore[attr-defined]
+    held = [
+        (bucket.to_bytes(8, "little") + n.to_bytes(16, "big"), n.to_bytes(16, "big"))
+        for bucket in range(buckets)
+        for n in range(slots.BUCKET)
+    ]
+    for key, holder in held:
+        store.claim(key, b"f" * 32, holder, lease=60)
+    headers["Idempotency-Key"] = "full-bucket"
+    answer = client_.post("/", json={"item": "unprotected"}, headers=headers)
+    assert answer.status_code == 200 and "unprotected" in rows
+    for key, holder in held:
+        store.release(key, holder)
+    # The store is still up: the next call's duplicate is caught.
+    headers["Idempotency-Key"] = "after-the-full-bucket"
+    for _ in range(2):
+        client_.post("/", json={"item": "once"}, headers=headers)
+    assert rows.count("once") == 1
