@@ -12,8 +12,10 @@ only the action's schema loads the payload:
 - ``422`` with ``{"ok": false, "errors": {...}}``: the errors, as a failed
   submission would have them.
 
-The action, its ``before_action``/``after_action`` hooks and the ``action_*``
-signals never run for it. An action declared with decorators
+Its ``before_action`` hooks run before the schema, as they do before a
+submission's: they are guards (strict mode counts them), and one that
+refuses gets its status and no errors. The action, its ``after_action``
+hooks and the ``action_*`` signals never run for it. An action declared with decorators
 (``decorators=[login_required]``, or stacked under ``@bp.action``) is
 refused live checks (403): its decorators cannot run without it, and a
 verdict must not reach whom they would refuse. A
@@ -33,10 +35,12 @@ from flask import current_app
 from flask import Flask
 from marshmallow import fields as ma
 from marshmallow import Schema
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from . import codec
 from . import messages
+from .exceptions import ActionError
 from .negotiation import MODE_KEY
 from .uploads import File
 from .wire import current_request
@@ -136,7 +140,10 @@ def answer(entry: Entry, submission: Submission) -> Response:
         # run without it, and a verdict must not reach whom they would refuse
         # (a validator may look a name up: who could probe them then?).
         _refusing_decorated(entry.action.name)
-        return _json_answer(app, 403, {"ok": False, "status": 403, "errors": {}})
+        return _no_verdict(app, 403)
+    refusal = _refused_by_hooks(app, entry, submission)
+    if refusal is not None:
+        return refusal
     schema = entry.action.schema
     if schema is None:
         return app.response_class(status=204)
@@ -157,11 +164,35 @@ def answer(entry: Entry, submission: Submission) -> Response:
             " should expect any input, e.g. a missing key in @validates_schema).",
             entry.action.name,
         )
-        return _json_answer(app, 500, {"ok": False, "status": 500, "errors": {}})
+        return _no_verdict(app, 500)
     if found:
         errors = form_indexes(found) if isinstance(found, dict) else {"_schema": found}
         return _json_answer(app, 422, {"ok": False, "status": 422, "errors": errors})
     return app.response_class(status=204)
+
+
+def _refused_by_hooks(
+    app: Flask, entry: Entry, submission: Submission
+) -> Response | None:
+    """Run the action's ``before_action`` hooks, which are guards as much as
+    a ``before_request`` function is (strict mode counts them): the answer
+    when one refuses (its status, no errors), else ``None``."""
+    try:
+        for hook in entry.before:
+            app.ensure_sync(hook)(entry.action, submission.args)
+    except ActionError as e:
+        status = e.status
+    except HTTPException as e:  # abort(401), abort(redirect(...))
+        status = e.response.status_code if e.response is not None else e.code or 403
+    except Exception:
+        logger.exception(
+            "A before_action hook of %s raised an error during a live check.",
+            entry.action.name,
+        )
+        status = 500
+    else:
+        return None
+    return _no_verdict(app, status if status >= 400 else 401)
 
 
 @functools.lru_cache(maxsize=256)
@@ -174,6 +205,12 @@ def _refusing_decorated(name: str) -> None:
         " live checks to work.",
         name,
     )
+
+
+def _no_verdict(app: Flask, status: int) -> Response:
+    """A refusal that says nothing of the fields (who may not submit the
+    form learns nothing of what it holds)."""
+    return _json_answer(app, status, {"ok": False, "status": status, "errors": {}})
 
 
 def _json_answer(app: Flask, status: int, body: dict[str, t.Any]) -> Response:
@@ -189,4 +226,4 @@ def refused(response: Response) -> Response:
     no errors (a user who may not submit learns nothing of the fields)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     status = response.status_code if response.status_code >= 400 else 401
-    return _json_answer(app, status, {"ok": False, "status": status, "errors": {}})
+    return _no_verdict(app, status)

@@ -8,9 +8,14 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from flask import abort
 from flask import Flask
+from flask import redirect
 from flask.testing import FlaskClient
+from marshmallow import fields
+from marshmallow import ValidationError
 
+from flask_actions import ActionError
 from flask_actions import signals
 from flask_actions.testing import call
 from flask_actions.testing import prepare
@@ -129,35 +134,97 @@ def test_a_field_marked_live_false_is_never_checked_live(client: FlaskClient) ->
     assert signup_app.CALLS["invite_checks"] == 1
 
 
-def test_before_and_after_action_hooks_do_not_run() -> None:
+def _hooked_app(before: t.Callable[[t.Any, t.Any], None]) -> tuple[Flask, list[str]]:
+    """An app whose one action counts what runs: its own hooks and itself,
+    and the username validator (a lookup a guard must keep from strangers)."""
     from flask_actions import ActionBlueprint
     from flask_actions import ActionExtension
 
     bp = ActionBlueprint("hooked", __name__)
     ran: list[str] = []
 
-    @bp.before_action
-    def before(action: t.Any, args: t.Any) -> None:
-        ran.append("before")
+    def known(name: str) -> None:
+        ran.append("lookup")
+        if name == "grace":
+            raise ValidationError("This name is taken.")
+
+    bp.before_action(before)
 
     @bp.after_action
     def after(action: t.Any, result: t.Any) -> None:
         ran.append("after")
 
-    @bp.action(schema={"n": signup_app.fields.Int(required=True)})
-    def count(data: dict[str, int]) -> None:
+    @bp.action(schema={"name": fields.Str(required=True, validate=known)})
+    def join(data: dict[str, str]) -> None:
         ran.append("action")
 
     app = Flask(__name__)
     app.config.update(SECRET_KEY="a secret for the hooks test, 32+ bytes", TESTING=True)
     ActionExtension(app)
     app.register_blueprint(bp)
+    return app, ran
+
+
+def test_before_action_hooks_run_for_a_live_check_and_after_hooks_do_not() -> None:
+    seen: list[tuple[str, t.Any]] = []
+
+    def before(action: t.Any, args: t.Any) -> None:
+        seen.append((action.name, args))
+
+    app, ran = _hooked_app(before)
     client = app.test_client()
-    assert validate(client, "hooked.count", {"n": "x"}).status_code == 422
-    assert validate(client, "hooked.count", {"n": "1"}).status_code == 204
+    response = validate(client, "hooked.join", {"name": "grace"})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"name": ["This name is taken."]}
+    assert validate(client, "hooked.join", {"name": "ada"}).status_code == 204
+    assert seen == [("hooked.join", ()), ("hooked.join", ())]
+    assert ran == ["lookup", "lookup"]  # no action, no after_action hook
+    assert call(client, "hooked.join", {"name": "ada"}).ok
+    assert ran == ["lookup", "lookup", "lookup", "action", "after"]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status"),
+    [
+        (lambda: abort(401), 401),
+        (lambda: abort(redirect("/login")), 401),
+        (lambda: _raise(ActionError("Only members may join.", status=403)), 403),
+    ],
+    ids=["abort-401", "abort-redirect", "action-error"],
+)
+def test_a_before_action_guard_refuses_a_live_check_any_verdict(
+    refusal: t.Callable[[], None], status: int
+) -> None:
+    # In strict mode a before_action hook counts as the action's guard: a
+    # live check it refuses must not tell a stranger that a name is taken.
+    def guard(action: t.Any, args: t.Any) -> None:
+        refusal()
+
+    app, ran = _hooked_app(guard)
+    client = app.test_client()
+    with signals.action_failed.connected_to(lambda *a, **k: ran.append("signal")):
+        response = validate(client, "hooked.join", {"name": "grace"})
+    assert response.status_code == status
+    assert response.json == {"ok": False, "status": status, "errors": {}}
+    assert ran == []  # the validator never looked the name up
+
+
+def test_a_before_action_hook_that_crashes_gives_no_verdict(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(action: t.Any, args: t.Any) -> None:
+        raise RuntimeError("the guard's database is down")
+
+    app, ran = _hooked_app(broken)
+    response = validate(app.test_client(), "hooked.join", {"name": "grace"})
+    assert response.status_code == 500
+    assert response.json == {"ok": False, "status": 500, "errors": {}}
     assert ran == []
-    assert call(client, count, {"n": "1"}).ok
-    assert ran == ["before", "action", "after"]
+    assert "the guard's database is down" in caplog.text
+
+
+def _raise(error: Exception) -> None:
+    raise error
 
 
 def test_a_blueprint_guard_refuses_an_anonymous_user_any_verdict(
@@ -236,7 +303,7 @@ def test_a_validator_that_crashes_answers_500_and_logs_it(
     from marshmallow import validates_schema
 
     class Fragile(Schema):
-        a = signup_app.fields.Str()
+        a = fields.Str()
 
         @validates_schema
         def needs_a(self, data: dict[str, t.Any], **kwargs: t.Any) -> None:
@@ -255,7 +322,7 @@ def test_files_are_checked_on_submission_only() -> None:
     from flask_actions import File
 
     schema = {
-        "title": signup_app.fields.Str(required=True),
+        "title": fields.Str(required=True),
         "photo": File(required=True, accept="image/png"),
     }
     client = make_app_with(schema, "photos").test_client()
@@ -298,7 +365,7 @@ def test_an_action_guarded_by_a_decorator_is_refused_live_checks(
         lookups.append(value)  # a database query a stranger must not drive
 
     @bp.action(
-        schema={"email": signup_app.fields.Str(validate=known)},
+        schema={"email": fields.Str(validate=known)},
         decorators=[staff_only],
     )
     def invite(data: dict[str, t.Any]) -> None:
