@@ -333,7 +333,7 @@ def check_origin(req: Request) -> bool:
     if source is None:
         if elsewhere:
             raise _reported_elsewhere(t.cast(str, site))
-        return site is not None or _unverified()
+        return site is not None or _unverified(req)
     if not elsewhere and "@" not in source:
         # What browsers send for a page of this site, spelled as the request
         # spells its host: vouched for without parsing either.
@@ -397,18 +397,30 @@ def _reported_elsewhere(site: str) -> CrossSiteRequest:
     )
 
 
-def _unverified() -> bool:
+def _unverified(req: Request) -> bool:
     """``False`` (nothing vouched) when a CSRF token still can, or the app
-    allows requests of unknown origin; else the refusal."""
+    allows requests of unknown origin; else the refusal.
+
+    Over HTTPS a token alone does not do while ``WTF_CSRF_SSL_STRICT`` is on
+    (Flask-WTF's default), as Flask-WTF refuses such a POST without a
+    ``Referer`` of this host: a token planted over plain HTTP (a cookie set
+    by a network attacker) must not vouch for an HTTPS request."""
     config = current_app.config
-    if csrf_enabled(config) or config["ACTIONS_ALLOW_UNVERIFIED_ORIGIN"]:
+    if config["ACTIONS_ALLOW_UNVERIFIED_ORIGIN"]:
+        return False
+    if not csrf_enabled(config):
+        why = "CSRF tokens are off (WTF_CSRF_ENABLED = False)"
+    elif req.is_secure and config.get("WTF_CSRF_SSL_STRICT", True):
+        why = "it came over HTTPS and WTF_CSRF_SSL_STRICT is on"
+    else:
         return False
     logger.warning(
         "Refused an action request without Origin, Sec-Fetch-Site or Referer:"
-        " CSRF tokens are off (WTF_CSRF_ENABLED = False), so nothing shows that it"
-        " comes from a page of this site. Browsers always send Origin; a client of"
-        " your own should too (flask_actions.testing.call does). To accept such"
-        " requests anyway, set ACTIONS_ALLOW_UNVERIFIED_ORIGIN = True."
+        " %s, so nothing shows that it comes from a page of this site. Browsers"
+        " always send Origin; a client of your own should too"
+        " (flask_actions.testing.call does). To accept such requests anyway, set"
+        " ACTIONS_ALLOW_UNVERIFIED_ORIGIN = True.",
+        why,
     )
     raise CrossSiteRequest(
         "This request does not say which site it comes from, so it cannot run an"

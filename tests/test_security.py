@@ -57,6 +57,40 @@ def test_without_origin_other_headers_decide(
     assert len(notes) == (1 if status == 303 else 0)
 
 
+@pytest.mark.parametrize(
+    ("strict", "headers", "status"),
+    [
+        (None, {}, 403),
+        (True, {}, 403),
+        (False, {}, 303),
+        (None, {"Referer": "https://localhost/page"}, 303),
+        (None, {"Origin": "https://localhost"}, 303),
+        (None, {"Sec-Fetch-Site": "same-origin"}, 303),
+    ],
+)
+def test_over_https_a_request_of_unknown_origin_is_refused_as_flask_wtf_does(
+    app: Flask,
+    client: t.Any,
+    notes: list[str],
+    strict: bool | None,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    # Flask-WTF's WTF_CSRF_SSL_STRICT (on by default) refuses a POST over
+    # HTTPS without a Referer of this host: a valid token alone does not do.
+    if strict is not None:
+        app.config["WTF_CSRF_SSL_STRICT"] = strict
+    ref, token, _ = prepare(client, "notes.add")
+    data = {"_action": ref, "title": "x", "csrf_token": token}
+    response = client.post(
+        "/", data=data, headers=headers, base_url="https://localhost"
+    )
+    assert response.status_code == status
+    assert notes == ([] if status == 403 else ["x"])
+    if status == 403:
+        assert "does not say which site it comes from" in response.text
+
+
 @pytest.mark.parametrize("headers", [{}, SAME_ORIGIN])
 def test_a_csrf_token_is_required(
     client: t.Any, notes: list[str], headers: dict[str, str]
