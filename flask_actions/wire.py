@@ -377,21 +377,28 @@ def _sensitive_names(schema: Schema) -> frozenset[str]:
 
 
 def is_sensitive(name: str, schema: Schema | None) -> bool:
-    if "password" in name.lower():
-        return True
-    return schema is not None and name in _sensitive_names(schema)
+    return _secret(name, _marked(schema))
+
+
+def _marked(schema: Schema | None) -> t.Collection[str]:
+    return _sensitive_names(schema) if schema is not None else ()
+
+
+def _secret(name: str, marked: t.Collection[str]) -> bool:
+    """The one rule of what is never shown again: a name the schema marks
+    (``marked``, :func:`_marked`), or one that says "password"."""
+    return name in marked or "password" in name.lower()
 
 
 def _shown(submitted: dict[str, t.Any], schema: Schema | None) -> dict[str, t.Any]:
     """What of ``submitted`` may be shown again: not what is sensitive
-    (:func:`is_sensitive`, decided per name with the schema's names looked
-    up once), nor files."""
-    marked = _sensitive_names(schema) if schema is not None else frozenset()
+    (the rule of :func:`is_sensitive`, with the schema's names looked up
+    once), nor files."""
+    marked = _marked(schema)
     return {
         k: v
         for k, v in submitted.items()
-        if k not in marked
-        and "password" not in k.lower()
+        if not _secret(k, marked)
         and not isinstance(v, FileStorage)
         and not (type(v) is list and v and isinstance(v[0], FileStorage))
     }
