@@ -419,3 +419,24 @@ def test_keyword_arguments_cannot_rename_the_control() -> None:
     html = render("{{ fa.field('email', name_='other', data_x='1') }}")
     assert 'name="email"' in html and 'name="other"' not in html
     assert 'data-x="1"' in html
+
+
+def test_what_is_sensitive_never_comes_back_in_the_page_or_the_json() -> None:
+    # One rule (wire._secret) decides it for a field's own value (fa.field)
+    # and for the typed values a failure sends back: a field the schema marks
+    # sensitive, and any name that says "password".
+    page = (
+        '{% import "flask_actions/macros.html" as fa %}'
+        '{% call fa.form(action("kinds.save")) %}{{ fa.field("secret") }}'
+        '{{ fa.field("code") }}{% endcall %}'
+    )
+    client = make_app(page).test_client()
+    typed = {"secret": "s3cr3t-value", "old_Password": "pw-value", "code": "ABC-1"}
+    form = call(client, "kinds.save", typed)  # required fields missing: 422
+    assert form.response is not None and form.response.status_code == 422
+    html = form.response.text
+    assert "s3cr3t-value" not in html and "pw-value" not in html
+    assert 'value="ABC-1"' in html  # what is not sensitive comes back
+    json = call(client, "kinds.save", typed, mode="json")
+    assert json.status == 422
+    assert json.values == {"code": "ABC-1"}
