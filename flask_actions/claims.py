@@ -35,6 +35,7 @@ the app's config) and keeps track of its outages.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -46,6 +47,9 @@ import time
 import typing as t
 
 from . import slots
+
+if slots.AVAILABLE:
+    import fcntl
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -127,18 +131,31 @@ _RELEASE = "DELETE FROM submissions WHERE key = ? AND owner = ?"
 class SQLiteStore:
     """Claims and outcomes in one SQLite file, for every process of a host.
 
+    A file that SQLite finds damaged (a power cut with ``synchronous=OFF``, a
+    bad disk) is replaced with a new, empty one and a warning, as the table
+    is: the keys it held are forgotten, and the other processes move to the
+    new file within :attr:`CHECK_INTERVAL`. Without ``fcntl`` (Windows) such
+    a file stays an outage until it is deleted.
+
     :param path: the database file (created, with its folder, when needed).
     :param max_entries: records kept at most; the ones expiring first go.
     :param timeout: seconds to wait for another process's write.
+    :param synchronous: SQLite's ``synchronous`` setting (below).
     """
 
     #: Purge expired records at most this often (seconds).
     PURGE_INTERVAL = 60.0
+    #: How often (seconds) a connection looks whether its path still names
+    #: the file it opened (replaced when damaged, or deleted).
+    CHECK_INTERVAL = 1.0
 
-    def __init__(self, path: str, max_entries: int, timeout: float) -> None:
+    def __init__(
+        self, path: str, max_entries: int, timeout: float, synchronous: str = "OFF"
+    ) -> None:
         self.path = path
         self.max_entries = max_entries
         self.timeout = timeout
+        self.synchronous = synchronous
         self._local = threading.local()
         self._next_purge = time.monotonic() + random.uniform(0, self.PURGE_INTERVAL)
 
@@ -146,32 +163,106 @@ class SQLiteStore:
         """This thread's connection (a forked worker opens its own)."""
         local = self._local
         db: sqlite3.Connection | None = getattr(local, "db", None)
-        if db is None or local.forks != slots.forks[0]:
-            folder = os.path.dirname(self.path)
-            if folder:
-                os.makedirs(folder, exist_ok=True)
-            # Made readable by its owner only (SQLite gives its -wal and -shm
-            # the same mode): outcomes hold the sealed sessions of duplicates.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        if db is not None and local.forks == slots.forks[0] and not self._moved():
+            return db
+        self._close()
+        folder = os.path.dirname(self.path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        # Made readable by its owner only (SQLite gives its -wal and -shm
+        # the same mode): outcomes hold the sealed sessions of duplicates.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            local.inode = _inode(os.fstat(fd))
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            # WAL: writers do not block readers. No fsync: a process that
-            # crashes loses no key (the OS has the writes, and WAL recovery
-            # drops a commit cut short); a power cut may lose the last ones
-            # (a retry of those runs again) and can damage the file, which is
-            # then an outage until deleted. NORMAL (synced at checkpoints,
-            # the file kept whole) costs some 13 us more per submission.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=OFF")
-            db.execute(_SCHEMA)
-            local.db, local.forks = db, slots.forks[0]
+        finally:
+            os.close(fd)
+        local.db, local.forks = db, slots.forks[0]
+        local.next_check = time.monotonic() + self.CHECK_INTERVAL
+        # WAL: writers do not block readers. OFF, no fsync: a process that
+        # crashes loses no key (the OS has the writes, and WAL recovery
+        # drops a commit cut short); a power cut may lose the last ones (a
+        # retry of those runs again) and can damage the file, which is then
+        # replaced. NORMAL (synced at checkpoints, the file kept whole)
+        # costs some 13 us more per write.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute(_SCHEMA)
         return db
 
-    def _run(self, sql: str, *params: t.Any) -> sqlite3.Cursor:
+    def _moved(self) -> bool:
+        local = self._local
+        now = time.monotonic()
+        if now < local.next_check:
+            return False
+        local.next_check = now + self.CHECK_INTERVAL
         try:
-            return self._db().execute(sql, params)
-        except (sqlite3.Error, OSError) as e:
-            self._local.db = None
-            raise StoreUnavailable(f"SQLite {self.path}: {e}") from e
+            return bool(_inode(os.stat(self.path)) != local.inode)
+        except FileNotFoundError:
+            return True
+
+    def _close(self) -> None:
+        local = self._local
+        db = getattr(local, "db", None)
+        local.db = None
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+
+    def _run(self, sql: str, *params: t.Any) -> sqlite3.Cursor:
+        for again in (False, True):
+            try:
+                return self._db().execute(sql, params)
+            except sqlite3.DatabaseError as e:
+                self._close()
+                if again or not _damaged(e) or not self._replace(e):
+                    raise StoreUnavailable(f"SQLite {self.path}: {e}") from e
+            except (sqlite3.Error, OSError) as e:
+                self._close()
+                raise StoreUnavailable(f"SQLite {self.path}: {e}") from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _replace(self, error: sqlite3.DatabaseError) -> bool:
+        """Put a new, empty file in place of the damaged one this thread
+        opened, unless another process did first; whether the next try may
+        use the path (``False`` without ``fcntl``)."""
+        if not slots.AVAILABLE:
+            return False
+        damaged = self._local.inode
+        # A file of its own: a POSIX lock taken and let go on the database
+        # would drop SQLite's locks on it too.
+        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock_file(fd, self.timeout)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    if _inode(os.stat(self.path)) != damaged:
+                        return True  # replaced by another process: use it
+                logger.warning(
+                    "The SQLite file of submission keys %s is damaged (%s):"
+                    " replaced with a new, empty one (the keys it held are"
+                    " forgotten).",
+                    self.path,
+                    error,
+                )
+                temporary = f"{self.path}.{os.getpid()}.tmp"
+                fresh = sqlite3.connect(temporary, isolation_level=None)
+                try:
+                    os.chmod(temporary, 0o600)
+                    fresh.execute("PRAGMA journal_mode=WAL")
+                    fresh.execute(_SCHEMA)
+                finally:
+                    fresh.close()
+                # The old file's log must not be read as the new one's.
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.path + suffix)
+                os.replace(temporary, self.path)
+                return True
+            finally:
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def claim(
         self, key: bytes, fingerprint: bytes, owner: bytes, lease: float
@@ -228,6 +319,40 @@ class SQLiteStore:
             )
 
 
+def _inode(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_ino, stat.st_dev
+
+
+#: SQLite's primary result codes SQLITE_CORRUPT and SQLITE_NOTADB (named in
+#: :mod:`sqlite3` since Python 3.11 only).
+_DAMAGED = (11, 26)
+
+
+def _damaged(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says that the file itself is damaged (not locked, not
+    unwritable): ``SQLITE_CORRUPT`` or ``SQLITE_NOTADB``."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in _DAMAGED
+    text = str(error)
+    return "malformed" in text or "not a database" in text
+
+
+def _lock_file(fd: int, timeout: float) -> None:
+    """Lock ``fd`` whole, trying without blocking until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except (BlockingIOError, PermissionError):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"another process held {fd} for {timeout} s"
+                ) from None
+            time.sleep(0.001)
+
+
 class Busy(StoreUnavailable):
     """The store cannot take this key now (every slot of its bucket holds
     the claim of a running action), though it works for others: only this
@@ -254,7 +379,11 @@ class TableStore:
     def __init__(self, path: str, max_entries: int, timeout: float) -> None:
         self.path = path
         self.table = slots.Table(path, slots.slot_count(max_entries), timeout)
-        self.spill = SQLiteStore(path + SPILL_SUFFIX, max_entries, timeout)
+        # Few outcomes are large: their file pays a sync to stay whole when
+        # the power goes.
+        self.spill = SQLiteStore(
+            path + SPILL_SUFFIX, max_entries, timeout, synchronous="NORMAL"
+        )
 
     def claim(
         self, key: bytes, fingerprint: bytes, owner: bytes, lease: float
