@@ -31,6 +31,7 @@ from . import report
 from . import script_size
 from . import throughput
 from .load import WRK
+from .servers import stop_servers_on_sigterm
 
 
 def machine() -> str:
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for part in parts:
         parser.add_argument(f"--no-{part}", action="store_true", help=f"skip {part}")
     args = parser.parse_args(argv)
+    stop_servers_on_sigterm()
     if args.quick:
         args.rounds, args.duration = 2, 1
 

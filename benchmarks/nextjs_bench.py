@@ -44,6 +44,7 @@ from .nextjs_servers import node_version
 from .nextjs_servers import Process
 from .nextjs_servers import start_nextjs
 from .nextjs_servers import WSGI_SERVERS
+from .servers import stop_servers_on_sigterm
 from .stats import median_ratio
 
 ACTIONS_APP = "benchmarks.nextjs_flask:app"
@@ -391,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "--save-captures", type=Path, help="write the captured requests as JSON"
     )
     args = parser.parse_args(argv)
+    stop_servers_on_sigterm()
     if args.quick:
         args.rounds, args.duration, args.warmup = 2, 2, 1
     kinds = [k for k in args.servers.split(",") if k]

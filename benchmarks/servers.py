@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +11,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def stop_servers_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, ``timeout``, a runner stopping the job) end a
+    benchmark through its ``finally`` blocks, which stop the servers it
+    started: Python's default ends the process without them, and the servers
+    went on running."""
+    signal.signal(signal.SIGTERM, _exit)
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def free_port() -> int:

@@ -9,7 +9,13 @@ successful units of work.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 import typing as t
 
 import pytest
@@ -34,6 +40,7 @@ from benchmarks.apps.common import INVALID
 from benchmarks.apps.common import INVALID_FORM
 from benchmarks.apps.common import VALID
 from benchmarks.apps.common import VALID_FORM
+from benchmarks.servers import ROOT
 from benchmarks.servers import Server
 
 ORIGIN = SAME_ORIGIN["Origin"]
@@ -219,3 +226,50 @@ def test_the_render_report_holds_both_targets() -> None:
     lines = "\n".join(report.render(figures))
     assert lines.count("target ≤") == 2
     assert "direct" not in lines
+
+
+@pytest.mark.parametrize("handled", [True, False], ids=["handled", "default"])
+def test_a_benchmark_stopped_by_sigterm_stops_its_servers(handled: bool) -> None:
+    # `kill` or a runner stopping `make bench-nextjs` left every gunicorn,
+    # granian and next start process running: Python's default SIGTERM ends
+    # the process without the `finally` that stops them.
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from benchmarks.servers import Server, stop_servers_on_sigterm
+        if {handled}:
+            stop_servers_on_sigterm()
+        server = Server("benchmarks.apps.handwritten:app", workers=1)
+        try:
+            print(server._process.pid, flush=True)
+            time.sleep(60)
+        finally:
+            server.stop()
+        """
+    )
+    bench = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert bench.stdout is not None
+    gunicorn = int(bench.stdout.readline())
+    try:
+        bench.send_signal(signal.SIGTERM)
+        bench.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while _alive(gunicorn) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _alive(gunicorn) is not handled
+    finally:
+        bench.kill()
+        bench.wait()
+        bench.stdout.close()
+        if _alive(gunicorn):  # its master stops its worker too
+            os.kill(gunicorn, signal.SIGTERM)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
