@@ -77,7 +77,8 @@ _QUERY_SAFE = _PATH_SAFE + "?%"
 
 
 def same_page_url() -> str:
-    """The URL of the page the form was posted to (path and query), encoded.
+    """The URL of the page the form was posted to (path and query), encoded,
+    without the mark of :func:`post_url`.
 
     The path Werkzeug hands over is decoded (``/%5Cevil.example`` is
     ``/\\evil.example``), and a browser reads ``/\\host`` or ``//host`` as
@@ -87,8 +88,22 @@ def same_page_url() -> str:
     path = quote(request.script_root + request.path, safe=_PATH_SAFE)
     if path.startswith("//"):
         path = "/%2F" + path[2:]
-    query = quote(request.query_string.decode("latin-1"), safe=_QUERY_SAFE)
+    query = request.query_string.decode("latin-1").rstrip("&")
+    query = quote(query, safe=_QUERY_SAFE)
     return path + (f"?{query}" if query else "")
+
+
+def post_url(page_url: str) -> str:
+    """Where the forms of the page at ``page_url`` post: the page's URL with
+    an empty last query part (``/todos?``, ``/todos?page=2&``), which reads
+    the same to the app and is another URL to the browser's cache.
+
+    A successful ``POST`` makes the browser drop what it cached for the URL
+    posted to (RFC 9111, section 4.4). Posting to the page's own URL dropped
+    the page, so Back (without the back/forward cache) loaded it again, with
+    a new submission key, and sending the form again was a second order
+    (``docs/idempotency.md``)."""
+    return page_url + ("&" if "?" in page_url else "?")
 
 
 def _form_response(

@@ -31,6 +31,7 @@ from .action import BoundAction
 from .action import no_template_context
 from .action import Target
 from .registry import get_registry
+from .respond import post_url
 from .respond import same_page_url
 from .results import ActionResult
 from .reuse import Reuse
@@ -144,7 +145,7 @@ class _Render:
         "csrf_enabled",
         "csrf_input",
         "button_token",
-        "page_url",
+        "post_url",
         "button_head",
         "button_tail",
         "label_tails",
@@ -165,10 +166,11 @@ class _Render:
         self.csrf_input: str | None = None
         #: What follows the ref in the value of a button outside any fa.form.
         self.button_token: str | None = None
-        self.page_url = same_page_url()
+        #: Where this page's forms and buttons post (:func:`post_url`).
+        self.post_url = post_url(same_page_url())
         self.button_head = f'<button type="submit" name="{BUTTON_FIELD}" value="'
         self.button_tail = (
-            f'" formaction="{_attr_value(self.page_url)}" formmethod="post"'
+            f'" formaction="{_attr_value(self.post_url)}" formmethod="post"'
             " formnovalidate data-fa-button"
         )
         #: What follows the value in a button with only a text label, by label.
@@ -281,12 +283,14 @@ class _Macros:
             asks = _hidden_input(CONFIRM_FIELD, confirm)
             if self._awaiting(resolved):
                 asks += _hidden_input(CONFIRMED_FIELD, "1")
+        render = _render()
         html = (
-            f'<form method="post"{enctype}{self.attrs(attributes, data_fa_form=True)}>'
+            f'<form method="post"{enctype}'
+            f"{self.attrs(attributes, action=render.post_url, data_fa_form=True)}>"
             f"{self.hidden(resolved)}{asks}{_DEFAULT_BUTTON}"
         )
         if caller is not None:
-            forms = _render().forms
+            forms = render.forms
             forms.append(resolved)
             try:
                 html += str(caller())

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -280,6 +281,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push(event.effectiveDirective + " " + event.blockedURI);
 });
 """
+
+
+def the_page(url: str) -> re.Pattern[str]:
+    """What ``page.route`` matches for the page at ``url`` and where its
+    forms post: ``url`` with any query (they post to ``url?``)."""
+    return re.compile(re.escape(url) + r"(\?.*)?")
 
 
 def csp_violations(page: Page) -> list[str]:

@@ -26,6 +26,7 @@ from jinja2 import DictLoader
 from marshmallow import fields
 from marshmallow import validate
 from servers import Tab
+from servers import the_page
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
@@ -354,7 +355,7 @@ def column_on_screen(page: Page, card_id: int) -> str | None:
 
 
 def fail_posts(page: Page, url: str) -> None:
-    """Make every POST to ``url`` a network failure."""
+    """Make every POST to ``url`` (with any query) a network failure."""
 
     def abort(route: t.Any) -> None:
         if route.request.method == "POST":
@@ -362,7 +363,7 @@ def fail_posts(page: Page, url: str) -> None:
         else:
             route.continue_()
 
-    page.route(url, abort)
+    page.route(the_page(url), abort)
 
 
 # --- 1. Order: an older answer never replaces a newer page ----------------------

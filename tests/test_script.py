@@ -28,6 +28,7 @@ from jinja2 import DictLoader
 from marshmallow import fields
 from marshmallow import validate
 from servers import csp_violations
+from servers import the_page
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionError
@@ -570,7 +571,7 @@ def test_network_failure_shows_a_message_and_keeps_everything(session: Session) 
         else:
             route.continue_()
 
-    page.route(session.server.url + "/", fail_posts)
+    page.route(the_page(session.server.url + "/"), fail_posts)
     page.fill("#title", "Milk")
     page.fill("#notes", "A long note that must survive. " * 20)
     page.click("#add-button")
@@ -590,7 +591,7 @@ def test_network_failure_shows_a_message_and_keeps_everything(session: Session) 
     assert session.state.items == {1: "Existing"}
 
     # Once the network is back the same form goes through, and the message goes.
-    page.unroute(session.server.url + "/")
+    page.unroute(the_page(session.server.url + "/"))
     page.click("#add-button")
     session.wait_after(2)
     assert session.titles() == ["Existing", "Milk"]
@@ -608,7 +609,7 @@ def test_bad_gateway_shows_a_message_and_keeps_everything(session: Session) -> N
         else:
             route.continue_()
 
-    page.route(session.server.url + "/", bad_gateway)
+    page.route(the_page(session.server.url + "/"), bad_gateway)
     page.fill("#title", "Milk")
     page.click("#add-button")
     session.wait_after()

@@ -100,10 +100,26 @@ def test_macros_render_attributes_escaped_and_button_attributes(
             " skip=None, files=True) %}x{% endcall %}"
             '{{ fa.button(action("items.delete").bind(1), data_pending_text="…") }}'
         )
-    assert '<form method="post" enctype="multipart/form-data" data-fa-form' in html
+    assert (
+        '<form method="post" enctype="multipart/form-data"'
+        ' action="/list?page=2&amp;" data-fa-form'
+    ) in html
     assert 'class="a&#34;b"' in html and " hidden" in html and "skip" not in html
-    assert 'formaction="/list?page=2"' in html and "formnovalidate" in html
+    assert 'formaction="/list?page=2&amp;"' in html and "formnovalidate" in html
     assert 'data-pending-text="…"' in html and ">Delete</button>" in html
+
+
+def test_a_form_posts_where_its_action_attribute_says(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    app, _ = items_app
+    with app.test_request_context("/list"):
+        html = render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}'
+            '{% call fa.form(action("items.delete").bind(1), action="/items") %}'
+            "{% endcall %}"
+        )
+    assert html.count("action=") == 1 and ' action="/items"' in html
 
 
 def test_hidden_value_message_and_script_macros(
