@@ -3,39 +3,61 @@ process and thread of a host: the embedded store's fast path
 (:class:`~flask_actions.claims.TableStore` adds outcomes too large for a
 slot).
 
-The file is a header page, then a fixed number of *slots* of
-:data:`SLOT_SIZE` bytes in *buckets* of :data:`BUCKET` slots (one 4 KiB
-page each). A key lives in the bucket its first bytes choose, in any of its
-slots: an associative table of fixed size, never resized, so that an
-operation reads and writes one page. A bucket with no slot left evicts
-(:meth:`Table.claim`): an expired record first, then the kept outcome
-expiring first, never the claim of an action still running.
+The file is a header page, an *index*, then a fixed number of *slots* of
+:data:`SLOT_SIZE` bytes, each holding the record of one key. The slots form
+one or more *rings* (:func:`ring_count`: one up to :data:`RING_SLOTS`
+slots, then one per :data:`RING_SLOTS`, at most :data:`RINGS`), and a claim
+writes its record in the next slot of its ring: consecutive claims fill
+the same page, which the system has not written out yet, so they do not
+pay the page fault that the first write to a clean page of a file costs
+(tens of microseconds, where a write to a page already dirty costs one or
+two), and neither does the outcome written later in place of the claim.
+The index is small enough (16 bytes per slot) to stay as hot: buckets of
+:data:`BUCKET` entries of 8 bytes, a key's bucket chosen by its first
+bytes, an entry holding where in its ring a record was written and two
+bytes of its key. A table never grows.
 
-Between processes a bucket is guarded by a POSIX byte-range lock
-(:func:`fcntl.lockf`) on one byte of its own, beyond the data. Such a lock
-belongs to the process, so its threads also take one process-wide
-:class:`threading.Lock`, held for the microseconds of one slot operation.
-The kernel drops the locks of a process that dies; a lock held by a process
-that stopped makes an operation fail with :class:`TimeoutError` after
-``timeout`` seconds of tries (without blocking), never hang.
+What a table of ``N`` slots keeps, precisely: a record is overwritten (its
+key forgotten) when its ring, of ``N / rings`` slots, has given its slot to
+another claim, so the records of about the last ``N`` claims are kept
+(every one of them when there is one ring), whatever they expire; an
+expired record counts as none at once. A claim passes over the slot of a
+claim whose action runs (its lease not over), which is never overwritten,
+and raises :class:`BucketFull` when the next :data:`SKIPS` slots of its
+ring all hold one. A key also needs an entry in its bucket of the index
+(two entries per slot): when every entry of a bucket names a live record,
+a new key of it takes the entry of the kept outcome expiring first (that
+key is forgotten early, which the spread of keys over buckets makes rare),
+never that of a running claim; :class:`BucketFull` when all of them are.
 
-Slots are written through the mapping, each with one copy. Any write to a
-file costs the file system an update of its modification time (a journal
-transaction on ext4, once per clock tick); through the mapping it is paid
-only by the first write to a page since the system last wrote the page out
-(a page fault), so a claim pays it and its outcome, on the same page just
-after, does not; a ``pwrite`` per write would pay it twice. A slot carries a
-CRC-32 of what it holds: a process killed in the middle of that copy, or a
-power cut that wrote half a page, leaves a slot that fails its check and
-reads as empty, never as a record. A header that fails its check, or a table made for another size,
-is replaced with a new, empty file (a warning in the log), and the
-processes that still map the old one move to the new one at their next
-operation.
+A ring is guarded between processes by a POSIX byte-range lock
+(:func:`fcntl.lockf`) on one byte of its own, beyond the data; it covers
+the ring, its position counter and the buckets of the index whose keys
+use it. Such a lock belongs to the process, so its threads also take one
+process-wide :class:`threading.Lock`, held for the microseconds of one
+operation. The kernel drops the locks of a process that dies; a lock held
+by a process that stopped makes an operation fail with
+:class:`TimeoutError` after ``timeout`` seconds of tries (without
+blocking), never hang.
+
+Slots are written through the mapping, each with one copy. A slot carries
+a CRC-32 of what it holds and the position its ring gave it, which its
+entry in the index repeats: the record is the truth, the index a hint. A
+process killed in the middle of a copy, or a power cut that wrote half a
+page, leaves a slot that fails its check and reads as empty, or an entry
+whose record does not match it (overwritten, another key, another
+position), which is ignored; never a record of garbage. A header that
+fails its check, or a table made for another size, is replaced with a new,
+empty file (a warning in the log), and the processes that still map the
+old one move to the new one at their next operation.
 
 Slot layout, little-endian: CRC-32 of the rest (4 bytes), state (1),
-fingerprint length (1), outcome length (2), expiry as Unix time (8), key
-(24), owner (16), fingerprint (32), then the outcome, at most
-:data:`INLINE` bytes.
+fingerprint length (1), outcome length (2), expiry as Unix time (8), ring
+position (8), key (24), owner (16), fingerprint (32), then the outcome, at
+most :data:`INLINE` bytes. An entry of the index: the last two bytes of the
+key, then the low 48 bits of the ring position (0: no entry). The header
+page holds the geometry and its CRC-32, the retired mark, and the last
+position each ring gave (8 bytes each, from offset 128).
 """
 
 from __future__ import annotations
@@ -64,37 +86,52 @@ else:
 logger = logging.getLogger("flask_actions")
 
 SLOT_SIZE = 512
-#: Slots per bucket: one page.
-BUCKET = 8
 #: Slots made per entry asked for (``ACTIONS_IDEMPOTENCY_MAX_ENTRIES``).
 ROOM = 1.3
+#: Entries per bucket of the index.
+BUCKET = 16
+#: Entries of the index per slot.
+INDEX_ROOM = 2
+#: Slots per ring, at least, when there are several; and the most rings.
+RING_SLOTS = 1024
+RINGS = 16
+#: Slots of running claims a claim passes over before it gives up.
+SKIPS = 16
 KEY_SIZE = 24
 OWNER_SIZE = 16
 FINGERPRINT_SIZE = 32
 
 FREE, RUNNING, DONE, SPILLED = 0, 1, 2, 3
 
-_SLOT = struct.Struct("<IBBHd24s16s32s")
-_BODY = struct.Struct("<BBHd24s16s32s")
-_EXPIRES = struct.Struct("<d")
-_STATE = 4
-_EXPIRY = 8
-_KEY = 16
-#: The first 8 bytes of the key of each slot of a bucket, as integers.
-_PREFIXES = struct.Struct(f"<{_KEY}xQ" + f"{SLOT_SIZE - 8}xQ" * (BUCKET - 1))
+_SLOT = struct.Struct("<IBBHdQ24s16s32s")
+_BODY = struct.Struct("<BBHdQ24s16s32s")
+#: What tells whether a slot is live and whose it is, without its CRC:
+#: state, expiry, position, the key's first 8 bytes and last 2.
+_STATUS = struct.Struct("<4xB3xdQQ14xH")
+_KEY = 24
 #: The largest outcome kept in its slot.
 INLINE = SLOT_SIZE - _SLOT.size
 _EMPTY = bytes(_SLOT.size)
 
-_PAGE = BUCKET * SLOT_SIZE
+_PAGE = 4096
+#: The least slots: one page.
+_PAGE_SLOTS = _PAGE // SLOT_SIZE
+_ENTRY = struct.Struct("<Q")
+_ENTRIES = struct.Struct(f"<{BUCKET}Q")
+_TAGS = struct.Struct("<" + "H6x" * BUCKET)
+_BUCKET_SIZE = _ENTRIES.size
+#: Positions as entries hold them.
+_POSITIONS = (1 << 48) - 1
 _HEADER = struct.Struct("<8sIIIQ")  # magic, version, slot size, bucket, slots
 _MAGIC = b"FASLOTS\0"
-_VERSION = 1
+_VERSION = 2
 #: Written in the header of a file that another one replaced (zeros before).
 _RETIRED = 64
 _RETIRED_MARK = b"RETIRED\0"
+#: The last position each ring gave, in the header page.
+_HEADS = 128
 #: The offset of the lock bytes, beyond any table: the header's, then one
-#: per bucket (bucket ``n``'s at ``LOCKS + 1 + n``).
+#: per ring (ring ``n``'s at ``LOCKS + 1 + n``).
 LOCKS = 1 << 40
 
 #: How many times this process was forked from its parent: every embedded
@@ -114,7 +151,8 @@ os.register_at_fork(after_in_child=_forked)
 
 
 class BucketFull(Exception):
-    """Every slot of a key's bucket holds the claim of a running action."""
+    """Every entry of a key's bucket of the index, or each of the next
+    slots of its ring, holds the claim of a running action."""
 
 
 class Slot(t.NamedTuple):
@@ -128,10 +166,35 @@ class Slot(t.NamedTuple):
     outcome: bytes | None
 
 
+#: What :meth:`Table._find` returns for a key without a record.
+_NOTHING: tuple[int, int, int, Slot | None] = (-1, -1, 0, None)
+
+
 def slot_count(entries: int) -> int:
     """The slots of a table for about ``entries`` records: a power of two,
-    at least :data:`ROOM` times as many, at least one bucket."""
-    return max(BUCKET, 1 << math.ceil(math.log2(max(1.0, entries * ROOM))))
+    at least :data:`ROOM` times as many, at least one page."""
+    return max(_PAGE_SLOTS, 1 << math.ceil(math.log2(max(1.0, entries * ROOM))))
+
+
+def ring_count(slots: int) -> int:
+    """The rings of a table of ``slots`` slots (a power of two): each has
+    :data:`RING_SLOTS` slots at least, so that its records are about the
+    same as the table's latest, and one lock each, so that processes seldom
+    wait for one another."""
+    return min(RINGS, max(1, slots // RING_SLOTS))
+
+
+def _layout(slots: int) -> tuple[int, int]:
+    """The buckets of the index of a table of ``slots`` slots and the
+    offset of its first slot (its pages: the header, the index, the
+    slots)."""
+    buckets = max(1, slots * INDEX_ROOM // BUCKET)
+    index = -(-buckets * _BUCKET_SIZE // _PAGE) * _PAGE
+    return buckets, _PAGE + index
+
+
+def _file_size(slots: int) -> int:
+    return _layout(slots)[1] + slots * SLOT_SIZE
 
 
 class Table:
@@ -150,7 +213,11 @@ class Table:
         self.timeout = timeout
         self._fd = -1
         self._map: mmap.mmap | None = None
-        self._mask = 0
+        self._buckets = 0  # masks: the buckets', the rings', a ring's slots'
+        self._rings = 0
+        self._ring = 0
+        self._ring_bits = 0
+        self._first = 0
         self._forks = -1
         self._opened = False
         self._next_check = 0.0
@@ -160,76 +227,181 @@ class Table:
     ) -> Slot | None:
         """Claim ``key`` until ``expires``: ``None`` when this call did,
         else the live record of who did."""
-        prefix = int.from_bytes(key[:8], "little")
-        base = self._enter(prefix)
+        bucket = self._enter(key)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key, prefix)
-            if at < 0:
-                at = _free(mapping, base, now)
-            else:
-                slot = _read(mapping, at)
-                if slot is not None and slot.expires > now:
-                    return slot
-            _write(mapping, at, RUNNING, key, owner, fingerprint, expires, b"")
+            n, _at, _position, slot = self._find(mapping, bucket, key)
+            if slot is not None and slot.expires > now:
+                return slot
+            ring = bucket & self._rings
+            position, at = self._next(mapping, ring, now)
+            if n < 0:
+                n = self._free(mapping, bucket, at, now)
+            _write(mapping, at, RUNNING, position, key, owner, fingerprint, expires)
+            entry = position << 16 | int.from_bytes(key[-2:], "little")
+            _ENTRY.pack_into(mapping, _PAGE + bucket * _BUCKET_SIZE + n * 8, entry)
+            _ENTRY.pack_into(mapping, _HEADS + ring * 8, position)
             return None
         finally:
-            self._leave(base)
+            self._leave(bucket)
 
     def finish(
         self, key: bytes, owner: bytes, outcome: bytes | None, expires: float
     ) -> bool:
         """Keep ``outcome`` (``None``: kept elsewhere, :data:`SPILLED`) under
         ``key`` until ``expires``, if ``owner`` holds it; whether it did."""
-        prefix = int.from_bytes(key[:8], "little")
-        base = self._enter(prefix)
+        bucket = self._enter(key)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at, slot = _owned(mapping, base, key, prefix, owner)
-            if slot is None:
+            _n, at, position, slot = self._find(mapping, bucket, key)
+            if slot is None or slot.owner != owner:
                 return False
             state, kept = (SPILLED, b"") if outcome is None else (DONE, outcome)
-            _write(mapping, at, state, key, owner, slot.fingerprint, expires, kept)
+            _write(
+                mapping,
+                at,
+                state,
+                position,
+                key,
+                owner,
+                slot.fingerprint,
+                expires,
+                kept,
+            )
             return True
         finally:
-            self._leave(base)
+            self._leave(bucket)
 
     def release(self, key: bytes, owner: bytes) -> bool:
         """Empty ``key``'s slot, if ``owner`` holds it; whether it did."""
-        prefix = int.from_bytes(key[:8], "little")
-        base = self._enter(prefix)
+        bucket = self._enter(key)
         try:
             mapping = t.cast(mmap.mmap, self._map)
-            at, slot = _owned(mapping, base, key, prefix, owner)
-            if slot is None:
+            _n, at, _position, slot = self._find(mapping, bucket, key)
+            if slot is None or slot.owner != owner:
                 return False
             mapping[at : at + _SLOT.size] = _EMPTY
             return True
         finally:
-            self._leave(base)
+            self._leave(bucket)
 
     def lookup(self, key: bytes, now: float) -> Slot | None:
         """The live record of ``key``, if any."""
-        prefix = int.from_bytes(key[:8], "little")
-        base = self._enter(prefix)
+        bucket = self._enter(key)
         try:
-            mapping = t.cast(mmap.mmap, self._map)
-            at = _find(mapping, base, key, prefix)
-            slot = None if at < 0 else _read(mapping, at)
+            slot = self._find(t.cast(mmap.mmap, self._map), bucket, key)[3]
             return slot if slot is not None and slot.expires > now else None
         finally:
-            self._leave(base)
+            self._leave(bucket)
 
     def close(self) -> None:
         with _lock:
             self._close()
 
+    # --- records -----------------------------------------------------------
+
+    def _slot(self, ring: int, position: int) -> int:
+        """The offset of the slot of ``ring`` at ``position``."""
+        return self._first + (
+            (ring << self._ring_bits | position & self._ring) * SLOT_SIZE
+        )
+
+    def _find(
+        self, mapping: mmap.mmap, bucket: int, key: bytes
+    ) -> tuple[int, int, int, Slot | None]:
+        """The entry of ``key`` in its bucket (-1: none), the offset and
+        position of its record, and the record (``None``: none that
+        matches). Should a crash have left two, the latest counts."""
+        base = _PAGE + bucket * _BUCKET_SIZE
+        tag = int.from_bytes(key[-2:], "little")
+        tags = _TAGS.unpack_from(mapping, base)
+        found: tuple[int, int, int, Slot | None] = _NOTHING
+        if tag not in tags:
+            return found
+        first = self._first + (bucket & self._rings) * (self._ring + 1) * SLOT_SIZE
+        if tags.count(tag) == 1:
+            candidates: t.Iterable[int] = (tags.index(tag),)
+        else:
+            candidates = [n for n, other in enumerate(tags) if other == tag]
+        for n in candidates:
+            position = _ENTRY.unpack_from(mapping, base + n * 8)[0] >> 16
+            if position > found[2]:
+                at = first + (position & self._ring) * SLOT_SIZE
+                slot = _read(mapping, at, key, position)
+                if slot is not None:
+                    found = (n, at, position, slot)
+        return found
+
+    def _next(self, mapping: mmap.mmap, ring: int, now: float) -> tuple[int, int]:
+        """The position and offset of the slot a new claim of ``ring``
+        takes: the next one whose record is not a running claim."""
+        last = _ENTRY.unpack_from(mapping, _HEADS + ring * 8)[0] & _POSITIONS
+        if last > _POSITIONS - SKIPS:  # after 2**48 claims, or garbage
+            last = 0
+        for position in range(last + 1, last + 1 + SKIPS):
+            at = self._slot(ring, position)
+            state, expires, _, _, _ = _STATUS.unpack_from(mapping, at)
+            if state != RUNNING or expires <= now or _read(mapping, at) is None:
+                return position, at
+        raise BucketFull(
+            f"the next {SKIPS} slots of a ring hold claims of running actions"
+            " (raise ACTIONS_IDEMPOTENCY_MAX_ENTRIES)"
+        )
+
+    def _free(self, mapping: mmap.mmap, bucket: int, taken: int, now: float) -> int:
+        """An entry of ``bucket`` for a new key whose record goes to the
+        slot at ``taken``: an empty one or one whose record is gone or
+        expired (the oldest looked at first: usually overwritten), else the
+        kept outcome expiring first; :class:`BucketFull` when every entry
+        names a running claim."""
+        entries = _ENTRIES.unpack_from(mapping, _PAGE + bucket * _BUCKET_SIZE)
+        oldest = entries.index(min(entries))
+        if self._status(mapping, bucket, entries[oldest], taken, now) is None:
+            return oldest
+        victim, soonest = -1, math.inf
+        for n, entry in enumerate(entries):
+            status = self._status(mapping, bucket, entry, taken, now)
+            if status is None:
+                return n
+            state, expires = status
+            if state != RUNNING and expires < soonest:
+                victim, soonest = n, expires
+        if victim >= 0:
+            return victim
+        raise BucketFull(
+            f"all {BUCKET} entries of a bucket of the index name claims of"
+            " running actions (raise ACTIONS_IDEMPOTENCY_MAX_ENTRIES)"
+        )
+
+    def _status(
+        self, mapping: mmap.mmap, bucket: int, entry: int, taken: int, now: float
+    ) -> tuple[int, float] | None:
+        """The state and expiry of the record ``entry`` names, ``None``
+        when it names none that lives (or one about to be overwritten, at
+        ``taken``)."""
+        position = entry >> 16
+        at = self._slot(bucket & self._rings, position)
+        if not position or at == taken:
+            return None
+        state, expires, stored, prefix, tag = _STATUS.unpack_from(mapping, at)
+        if (
+            stored & _POSITIONS != position
+            or tag != entry & 0xFFFF
+            or prefix & self._buckets != bucket
+            or state == FREE
+            or state > SPILLED
+            or expires <= now
+            or (state == RUNNING and _read(mapping, at) is None)
+        ):
+            return None
+        return state, expires
+
     # --- locks -----------------------------------------------------------
 
-    def _enter(self, prefix: int) -> int:
-        """Take this process's lock, then the lock of the bucket of the key
-        that starts with ``prefix``; the bucket's offset in the file. Opens
-        the file first when needed."""
+    def _enter(self, key: bytes) -> int:
+        """Take this process's lock, then the lock of the ring of ``key``;
+        the key's bucket of the index. Opens the file first when needed."""
+        prefix = int.from_bytes(key[:8], "little")
         deadline = 0.0
         pause = 0.0001
         while True:
@@ -245,13 +417,13 @@ class Table:
                     or self._moved()
                 ):
                     self._open()
-                bucket = prefix & self._mask
+                bucket = prefix & self._buckets
             except BaseException:
                 lock.release()
                 raise
             try:
-                fcntl.lockf(self._fd, _TRY, 1, LOCKS + 1 + bucket)
-                return _PAGE + bucket * _PAGE
+                fcntl.lockf(self._fd, _TRY, 1, LOCKS + 1 + (bucket & self._rings))
+                return bucket
             except (BlockingIOError, PermissionError):  # held: EAGAIN, EACCES
                 lock.release()
             except BaseException:
@@ -262,14 +434,14 @@ class Table:
                 deadline = now + self.timeout
             elif now >= deadline:
                 raise TimeoutError(
-                    f"{self.path}: another process held a bucket for {self.timeout} s"
+                    f"{self.path}: another process held a ring for {self.timeout} s"
                 )
             time.sleep(pause)
             pause = min(pause * 2, 0.01)
 
-    def _leave(self, base: int) -> None:
+    def _leave(self, bucket: int) -> None:
         try:
-            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, LOCKS + base // _PAGE)
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, LOCKS + 1 + (bucket & self._rings))
         finally:
             _lock.release()
 
@@ -303,22 +475,27 @@ class Table:
                 self._make(replace=False)
                 continue
             try:
-                mapping = self._map_file(fd)
+                mapped = self._map_file(fd)
             except BaseException:
                 os.close(fd)
                 raise
-            if mapping is None:
+            if mapped is None:
                 os.close(fd)
                 continue
+            mapping, slots = mapped
+            rings = ring_count(slots)
+            buckets, self._first = _layout(slots)
+            self._buckets, self._rings = buckets - 1, rings - 1
+            self._ring = slots // rings - 1
+            self._ring_bits = self._ring.bit_length()
             self._fd, self._map, self._forks = fd, mapping, forks[0]
-            self._mask = (len(mapping) - _PAGE) // _PAGE - 1
             self._opened = True
             return
         raise OSError(f"{self.path} was replaced again and again while opened")
 
-    def _map_file(self, fd: int) -> mmap.mmap | None:
-        """The file's mapping, or ``None`` when it was replaced (by another
-        process, or here because it could not be used)."""
+    def _map_file(self, fd: int) -> tuple[mmap.mmap, int] | None:
+        """The file's mapping and slots, or ``None`` when it was replaced
+        (by another process, or here because it could not be used)."""
         _lock_bounded(fd, LOCKS, self.timeout)
         try:
             head = os.pread(fd, _RETIRED + len(_RETIRED_MARK), 0)
@@ -328,7 +505,7 @@ class Table:
             # A file another process made for another size is used by one
             # that had opened the table before: it moves to the new file.
             if slots is not None and (slots == self.slots or self._opened):
-                return mmap.mmap(fd, _PAGE + slots * SLOT_SIZE)
+                return mmap.mmap(fd, _file_size(slots)), slots
             if slots is None:
                 why = "is damaged or was made by another version of flask-actions"
             else:
@@ -351,7 +528,7 @@ class Table:
     def _make(self, replace: bool) -> None:
         """Write a new table beside the path, then link it in place (if no
         other process did first) or put it in place of the old one. Every
-        page is written (64 MiB for the default size, once): no later write
+        page is written (66 MiB for the default size, once): no later write
         makes the file system allocate a block, which costs several times
         what the write does, nor can fail for want of space."""
         folder = os.path.dirname(self.path)
@@ -361,7 +538,7 @@ class Table:
         fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             try:
-                size = _PAGE + self.slots * SLOT_SIZE
+                size = _file_size(self.slots)
                 zeros = bytes(min(size, 1 << 20))
                 for offset in range(0, size, len(zeros)):
                     os.pwrite(fd, zeros[: size - offset], offset)
@@ -415,64 +592,20 @@ def _geometry(head: bytes, size: int) -> int | None:
     magic, version, slot_size, bucket, slots = _HEADER.unpack_from(head)
     if (magic, version, slot_size, bucket) != (_MAGIC, _VERSION, SLOT_SIZE, BUCKET):
         return None
-    if slots < BUCKET or slots & (slots - 1) or size != _PAGE + slots * SLOT_SIZE:
+    if slots < _PAGE_SLOTS or slots & (slots - 1) or size != _file_size(slots):
         return None
     return int(slots)
 
 
-def _owned(
-    mapping: mmap.mmap, base: int, key: bytes, prefix: int, owner: bytes
-) -> tuple[int, Slot | None]:
-    """Where ``key``'s slot is and what it holds, the slot ``None`` unless
-    ``owner`` holds it."""
-    at = _find(mapping, base, key, prefix)
-    slot = None if at < 0 else _read(mapping, at)
-    return at, slot if slot is not None and slot.owner == owner else None
-
-
-def _find(mapping: mmap.mmap, base: int, key: bytes, prefix: int) -> int:
-    """The offset of the slot whose key is ``key`` (its first 8 bytes
-    ``prefix``) in the bucket at ``base``, or -1."""
-    prefixes = _PREFIXES.unpack_from(mapping, base)
-    if prefix not in prefixes:
-        return -1
-    for n, candidate in enumerate(prefixes):
-        at = base + n * SLOT_SIZE
-        if candidate == prefix and mapping[at + _KEY : at + _KEY + KEY_SIZE] == key:
-            return at
-    return -1
-
-
-def _free(mapping: mmap.mmap, base: int, now: float) -> int:
-    """A slot of the bucket at ``base`` to take: an empty or expired one,
-    else the kept outcome expiring first, else one whose content fails its
-    check; :class:`BucketFull` when every slot holds a running claim."""
-    victim, soonest = -1, math.inf
-    for at in range(base, base + _PAGE, SLOT_SIZE):
-        state = mapping[at + _STATE]
-        if state == FREE or state > SPILLED:
-            return at
-        (expires,) = _EXPIRES.unpack_from(mapping, at + _EXPIRY)
-        if expires <= now:
-            return at
-        if state != RUNNING and expires < soonest:
-            victim, soonest = at, expires
-    if victim >= 0:
-        return victim
-    for at in range(base, base + _PAGE, SLOT_SIZE):
-        if _read(mapping, at) is None:
-            return at
-    raise BucketFull(
-        f"all {BUCKET} slots of a bucket hold claims of running actions"
-        " (raise ACTIONS_IDEMPOTENCY_MAX_ENTRIES)"
-    )
-
-
-def _read(mapping: mmap.mmap, at: int) -> Slot | None:
-    """The slot at ``at``, or ``None`` when it is empty or fails its check."""
+def _read(
+    mapping: mmap.mmap, at: int, key: bytes | None = None, position: int = 0
+) -> Slot | None:
+    """The slot at ``at``, or ``None`` when it is empty or fails its check
+    (or, given a ``key``, holds another key's record, or one written at
+    another ``position``)."""
     raw = mapping[at : at + SLOT_SIZE]
-    crc, state, fp_size, size, expires, _key, owner, fingerprint = _SLOT.unpack_from(
-        raw
+    crc, state, fp_size, size, expires, stored, its_key, owner, fingerprint = (
+        _SLOT.unpack_from(raw)
     )
     end = _SLOT.size + size
     if (
@@ -480,6 +613,7 @@ def _read(mapping: mmap.mmap, at: int) -> Slot | None:
         or state > SPILLED
         or size > INLINE
         or fp_size > FINGERPRINT_SIZE
+        or (key is not None and (its_key != key or stored & _POSITIONS != position))
         or zlib.crc32(memoryview(raw)[4:end]) != crc
     ):
         return None
@@ -491,16 +625,24 @@ def _write(
     mapping: mmap.mmap,
     at: int,
     state: int,
+    position: int,
     key: bytes,
     owner: bytes,
     fingerprint: bytes,
     expires: float,
-    outcome: bytes,
+    outcome: bytes = b"",
 ) -> None:
     if len(fingerprint) > FINGERPRINT_SIZE or len(outcome) > INLINE:
         raise ValueError("a fingerprint or an outcome too large for a slot")
     body = _BODY.pack(
-        state, len(fingerprint), len(outcome), expires, key, owner, fingerprint
+        state,
+        len(fingerprint),
+        len(outcome),
+        expires,
+        position,
+        key,
+        owner,
+        fingerprint,
     )
     body += outcome
     mapping[at : at + 4 + len(body)] = zlib.crc32(body).to_bytes(4, "little") + body

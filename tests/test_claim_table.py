@@ -1,9 +1,10 @@
 """The embedded store: a table of slots in one memory-mapped file
 (:mod:`flask_actions.slots`, :class:`flask_actions.claims.TableStore`).
 
-Keys of 24 bytes are used as they are, so a test chooses their bucket: keys
-whose first 8 bytes are zero all land in bucket 0. Other processes are real
-ones (``subprocess``), each stopped by its pid if it does not end.
+Keys of 24 bytes are used as they are, so a test chooses their bucket of
+the index: keys whose first 8 bytes are zero all land in bucket 0 (and ring
+0). Other processes are real ones (``subprocess``), each stopped by its pid
+if it does not end.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -34,6 +36,10 @@ FP = b"f" * 32
 
 def in_bucket_zero(n: int) -> bytes:
     return bytes(8) + n.to_bytes(16, "big")
+
+
+def in_bucket(bucket: int, n: int) -> bytes:
+    return bucket.to_bytes(8, "little") + n.to_bytes(16, "big")
 
 
 def owner(n: int) -> bytes:
@@ -86,7 +92,62 @@ def test_keys_and_owners_of_other_sizes(store: TableStore) -> None:
     assert store.lookup(b"shorter") is None
 
 
-def test_a_full_bucket_evicts_expired_records_then_outcomes_expiring_first(
+def test_the_ring_keeps_the_last_claims_and_passes_over_running_ones(
+    store: TableStore,
+) -> None:
+    """A table of 256 slots (one ring) keeps the records of the last 256
+    claims, whatever they expire; the slot of a running claim is passed
+    over, so that claim stays and one record fewer is kept."""
+    assert store.table.slots == 256
+    running = in_bucket(31, 1000)
+    assert store.claim(running, FP, owner(1000), lease=60) is None
+    keys = [in_bucket(n % 32, n) for n in range(300)]  # 8 live per bucket at most
+    for n, key in enumerate(keys):
+        assert store.claim(key, FP, owner(n), lease=60) is None
+        store.finish(key, owner(n), FP, b"outcome", ttl=10_000 - n)
+    assert [n for n, key in enumerate(keys) if store.lookup(key) is None] == list(
+        range(300 - 255)
+    )
+    record = store.lookup(running)
+    assert record is not None and record.outcome is None
+    assert store.claim(keys[0], FP, owner(0), lease=60) is None  # forgotten
+
+
+def test_an_entry_whose_record_was_overwritten_is_ignored(
+    store: TableStore, path: str
+) -> None:
+    """The index is a hint: an entry naming a slot that the ring gave to
+    another key, or a forged one naming another key's record, finds
+    nothing."""
+    key = in_bucket_zero(1)
+    assert store.claim(key, FP, owner(1), lease=60) is None
+    store.finish(key, owner(1), FP, b"outcome", ttl=60)
+    entry = _index_bucket(path, 0)[:8]
+    for n in range(256):  # one lap of the ring, in other buckets
+        other = in_bucket(1 + n % 31, n)
+        assert store.claim(other, FP, owner(n), lease=60) is None
+        store.finish(other, owner(n), FP, b"outcome", ttl=60)
+    assert _index_bucket(path, 0)[:8] == entry  # still there, stale
+    assert store.lookup(key) is None
+    assert store.claim(key, FP, owner(2), lease=60) is None  # a new record
+    assert store.claim(key, FP, owner(3), lease=60) is not None
+    # A forged entry in bucket 0, with the tag of a key of bucket 0, that
+    # names the live record of a key of bucket 1.
+    victim, forger = in_bucket(1, 0xABCD), in_bucket_zero(0xABCD)
+    assert store.claim(victim, FP, owner(4), lease=60) is None
+    (position,) = struct.unpack_from(
+        "<Q", Path(path).read_bytes(), _slot_of(path, victim) + 16
+    )
+    with open(path, "r+b") as file:
+        file.seek(_INDEX + 8 * (slots.BUCKET - 1))
+        # The tag: the key's last two bytes, little-endian.
+        file.write(struct.pack("<Q", position << 16 | 0xCDAB))
+    assert store.lookup(forger) is None
+    assert store.claim(forger, FP, owner(5), lease=60) is None
+    assert store.claim(victim, FP, owner(6), lease=60) is not None
+
+
+def test_a_full_bucket_of_the_index_evicts_expired_records_then_outcomes_expiring_first(
     store: TableStore,
 ) -> None:
     keys = [in_bucket_zero(n) for n in range(slots.BUCKET)]
@@ -108,20 +169,41 @@ def test_a_full_bucket_evicts_expired_records_then_outcomes_expiring_first(
 def test_a_bucket_of_running_claims_evicts_none_of_them(
     store: TableStore,
 ) -> None:
-    """Documented: when every slot of a bucket holds the claim of a running
-    action, a new key of that bucket finds the store unavailable (the outage
-    policy applies) rather than let one of those actions run twice."""
+    """Documented: when every entry of a bucket of the index names the claim
+    of a running action, a new key of that bucket finds the store
+    unavailable (the outage policy applies) rather than let one of those
+    actions run twice."""
     keys = [in_bucket_zero(n) for n in range(slots.BUCKET)]
     for n, key in enumerate(keys):
         assert store.claim(key, FP, owner(n), lease=60) is None
     with pytest.raises(StoreUnavailable, match="running actions"):
         store.claim(in_bucket_zero(100), FP, owner(100), lease=60)
+    assert store.claim(in_bucket(1, 100), FP, owner(100), lease=60) is None
     for key in keys:
         record = store.lookup(key)
         assert record is not None and record.outcome is None
     store.finish(keys[0], owner(0), FP, b"done", ttl=60)
     assert store.claim(in_bucket_zero(100), FP, owner(100), lease=60) is None
     assert store.lookup(keys[0]) is None
+
+
+def test_a_ring_of_running_claims_evicts_none_of_them(path: str) -> None:
+    """When the next slots of a ring all hold claims of running actions, a
+    new claim finds the store unavailable; once one of them is settled, its
+    slot is the next one taken."""
+    store = TableStore(path, max_entries=10, timeout=5)
+    assert store.table.slots == slots.SKIPS  # one ring, passed over in full
+    keys = [in_bucket(n % 2, n) for n in range(16)]  # two buckets of the index
+    for n, key in enumerate(keys):
+        assert store.claim(key, FP, owner(n), lease=60) is None
+    with pytest.raises(StoreUnavailable, match="slots of a ring hold claims"):
+        store.claim(b"another", FP, owner(100), lease=60)
+    store.finish(keys[5], owner(5), FP, b"done", ttl=60)
+    assert store.claim(b"another", FP, owner(100), lease=60) is None
+    assert store.lookup(keys[5]) is None
+    for key in keys[:5] + keys[6:]:
+        record = store.lookup(key)
+        assert record is not None and record.outcome is None
 
 
 def test_a_large_outcome_is_kept_in_sqlite_beside_the_table(
@@ -164,10 +246,21 @@ def test_only_the_owner_of_a_claim_keeps_a_large_outcome(store: TableStore) -> N
     assert record is not None and record.outcome is None
 
 
+#: Where the index starts: after the header page.
+_INDEX = 4096
+
+
 def _slot_of(path: str, key: bytes) -> int:
     """The offset in the file of the slot holding ``key`` (its key field is
-    16 bytes into the slot)."""
-    return Path(path).read_bytes().index(key) - 16
+    24 bytes into the slot), the slots after the index."""
+    data = Path(path).read_bytes()
+    (count,) = struct.unpack_from("<Q", data, 20)  # in the header
+    return data.index(key, _INDEX + 16 * count) - 24
+
+
+def _index_bucket(path: str, bucket: int) -> bytes:
+    size = 8 * slots.BUCKET
+    return Path(path).read_bytes()[_INDEX + bucket * size :][:size]
 
 
 def test_a_torn_slot_reads_as_empty(store: TableStore, path: str) -> None:
@@ -179,7 +272,7 @@ def test_a_torn_slot_reads_as_empty(store: TableStore, path: str) -> None:
         store.finish(k, owner(n), FP, b"outcome %d" % n, ttl=60)
     at = _slot_of(path, key)
     with open(path, "r+b") as file:
-        file.seek(at + 88)  # the outcome, after the 88 bytes of its header
+        file.seek(at + 96)  # the outcome, after the 96 bytes of its header
         file.write(b"half of another outcome")
     assert store.lookup(key) is None
     assert store.claim(key, FP, owner(5), lease=60) is None
@@ -187,16 +280,24 @@ def test_a_torn_slot_reads_as_empty(store: TableStore, path: str) -> None:
     assert record is not None and record.outcome == b"outcome 1"
 
 
-def test_a_bucket_of_garbage_holds_no_record(store: TableStore, path: str) -> None:
+def test_an_index_and_slots_of_garbage_hold_no_record(
+    store: TableStore, path: str
+) -> None:
+    """What a stray write or a torn page can leave in the index, the slots
+    or the ring's counter reads as no record, and claims go on."""
     assert store.claim(in_bucket_zero(0), FP, owner(0), lease=60) is None
-    at = _slot_of(path, in_bucket_zero(0))
     with open(path, "r+b") as file:
-        file.seek(at)
-        file.write(os.urandom(slots.BUCKET * slots.SLOT_SIZE))
+        file.seek(128)  # the ring's counter, in the header page
+        file.write(os.urandom(8))
+        file.seek(_INDEX)
+        file.write(os.urandom(8 * slots.BUCKET))
+        file.seek(_slot_of(path, in_bucket_zero(0)))
+        file.write(os.urandom(64 * slots.SLOT_SIZE))
     for n in range(slots.BUCKET + 1):
         assert store.lookup(in_bucket_zero(n)) is None
     for n in range(slots.BUCKET):
         assert store.claim(in_bucket_zero(n), FP, owner(n), lease=60) is None
+        assert store.claim(in_bucket_zero(n), FP, owner(99), lease=60) is not None
 
 
 def test_a_damaged_header_makes_a_new_table(
@@ -209,7 +310,8 @@ def test_a_damaged_header_makes_a_new_table(
     assert store.claim(b"k", FP, owner(2), lease=60) is not None
     (warning,) = caplog.messages
     assert "is damaged" in warning and "replaced with a new, empty one" in warning
-    assert os.path.getsize(path) == 4096 + slots.slot_count(100) * slots.SLOT_SIZE
+    # The header page, the index (16 bytes per slot), the slots.
+    assert os.path.getsize(path) == 4096 + 4096 + 256 * slots.SLOT_SIZE
 
 
 def test_a_table_of_another_size_is_replaced_and_its_users_follow(
@@ -231,7 +333,7 @@ def test_a_table_of_another_size_is_replaced_and_its_users_follow(
     assert old.claim(b"k", FP, owner(3), lease=60) is not None
     assert old.claim(b"other", FP, owner(3), lease=60) is None
     assert new.claim(b"other", FP, owner(4), lease=60) is not None
-    assert os.path.getsize(path) == 4096 + 2048 * slots.SLOT_SIZE
+    assert os.path.getsize(path) == 4096 + 2048 * 16 + 2048 * slots.SLOT_SIZE
     assert [p.name for p in Path(path).parent.iterdir()] == ["keys"]
 
 
@@ -345,24 +447,25 @@ import fcntl, os, sys, time
 from flask_actions import slots
 
 fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.lockf(fd, fcntl.LOCK_EX, 1, slots.LOCKS + 1)  # bucket 0
+fcntl.lockf(fd, fcntl.LOCK_EX, 1, slots.LOCKS + 1)  # ring 0
 print("locked", flush=True)
 time.sleep(60)
 """
 
 
 def test_a_lock_held_by_a_stuck_process_is_an_outage_not_a_hang(path: str) -> None:
-    """A process stopped while it holds a bucket's lock: operations on
-    that bucket give up after the store's timeout (the outage policy
+    """A process stopped while it holds a ring's lock: operations on the
+    keys of that ring give up after the store's timeout (the outage policy
     applies); once the kernel drops the lock of the killed process, they
-    work again. Other buckets are not held up."""
-    store = TableStore(path, max_entries=100, timeout=0.2)
+    work again. Other rings are not held up."""
+    store = TableStore(path, max_entries=20_000, timeout=0.2)
+    assert slots.ring_count(store.table.slots) == slots.RINGS
     assert store.claim(in_bucket_zero(0), FP, owner(0), lease=60) is None
     locker = _python(LOCKER, path)
     try:
         assert locker.stdout is not None
         assert locker.stdout.readline() == "locked\n"
-        with pytest.raises(StoreUnavailable, match="held a bucket"):
+        with pytest.raises(StoreUnavailable, match="held a ring"):
             store.claim(in_bucket_zero(1), FP, owner(1), lease=60)
         assert store.claim(b"\1" + bytes(23), FP, owner(2), lease=60) is None
     finally:
@@ -387,10 +490,17 @@ def test_the_table_is_the_default_embedded_store(
 
 
 def test_slot_counts() -> None:
-    assert slots.slot_count(1) == slots.BUCKET
+    assert slots.slot_count(1) == 8  # one page
     assert slots.slot_count(10) == 16
     assert slots.slot_count(100_000) == 131072
     assert slots.slot_count(200_000) == 262144
+    assert [slots.ring_count(n) for n in (8, 1024, 2048, 131072, 1 << 20)] == [
+        1,
+        1,
+        2,
+        16,
+        16,
+    ]
 
 
 def test_a_table_deleted_while_in_use_is_followed(path: str) -> None:
