@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import typing as t
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -115,6 +117,7 @@ def _form_response(
         response = render_page(submission, result, request.path, effects)
         if response.status_code == 200:
             response.status_code = result.status
+        _show_message(response, result)
         return response
     location = result.redirect or same_page_url()
     code = result.status if result.redirect else 303  # redirect(location, code)
@@ -131,6 +134,29 @@ def _form_response(
         path,
     )
     return render_page(submission, result, path, effects)
+
+
+_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_FORM = re.compile(r"<form\b", re.IGNORECASE)
+
+
+def _show_message(response: Response, result: ActionResult) -> None:
+    """Put a failure's message in the page sent back without JavaScript
+    when the page shows it nowhere (no ``fa.message`` for its action, no
+    text of it): at the top of the body, which is what the browser shows
+    of a page it loaded, else before the first form. The script, which
+    updates the page in place, puts it before the form instead."""
+    if not result.message or response.is_streamed or response.mimetype != "text/html":
+        return
+    html = response.get_data(as_text=True)
+    text = str(escape(result.message))
+    if text in html:
+        return
+    body = _BODY.search(html)
+    form = None if body else _FORM.search(html)
+    at = body.end() if body else form.start() if form else len(html)
+    box = f'<p class="fa-message fa-failure" role="alert" data-fa-message>{text}</p>'
+    response.set_data(html[:at] + box + html[at:])
 
 
 def _local_path(location: str) -> str | None:

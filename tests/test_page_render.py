@@ -17,6 +17,7 @@ from marshmallow import fields
 from marshmallow import validate
 
 from flask_actions import ActionBlueprint
+from flask_actions import ActionError
 from flask_actions import ActionExtension
 from flask_actions import set_cookie
 from flask_actions.testing import call
@@ -393,3 +394,73 @@ def test_a_too_large_form_without_javascript_shows_the_page_with_what_was_typed(
     )
     assert scripted.status_code == 413 and scripted.get_json()["reason"] == "too_large"
     assert writes == []
+
+
+# --- A failure's message without a place for it on the page ---------------------
+
+
+ROWS = """{% import "flask_actions/macros.html" as fa %}<!doctype html>
+<html><body class="list">
+{% call fa.form(action("rows.add"), id="add") %}{{ fa.message() }}<button>Add</button>{% endcall %}
+<form><ul>{% for row in rows %}
+<li>{{ row }} {{ fa.button(action("rows.up").bind(row), "Up") }}</li>
+{% endfor %}</ul></form>
+{% if mine %}<div id="mine">{{ action_result().message }}</div>{% endif %}
+</body></html>"""
+
+
+def rows_app(mine: bool = False, page: str = ROWS) -> tuple[Flask, t.Any]:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="rows secret " * 4, TESTING=True)
+    ActionExtension(app)
+    bp = ActionBlueprint("rows", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(page, rows=[1, 2], mine=mine)
+
+    @bp.action
+    def add() -> None:
+        raise ActionError("The list is full.", status=409)
+
+    @bp.action
+    def up(row: int) -> None:
+        raise ActionError(f'Row "{row}" is gone <now>.', status=404)
+
+    app.register_blueprint(bp)
+    return app, up
+
+
+ALERT = '<p class="fa-message fa-failure" role="alert" data-fa-message>'
+
+
+def test_a_failure_without_javascript_shows_its_message_where_the_page_has_none() -> (
+    None
+):
+    # With JavaScript the script puts such a message before the form; without
+    # it the page came back with the message nowhere: nothing seemed to happen.
+    app, up = rows_app()
+    result = call(app.test_client(), up.bind(2))
+    assert result.response is not None and result.response.status_code == 404
+    html = result.response.text
+    message = "Row &#34;2&#34; is gone &lt;now&gt;."
+    assert html.count(message) == 1
+    assert '<body class="list">' + ALERT + message + "</p>" in html
+    # A page without a <body> tag: before its first form.
+    bare = ROWS.replace('<html><body class="list">', "").replace("</body></html>", "")
+    app, up = rows_app(page=bare)
+    html = call(app.test_client(), up.bind(2)).response.text  # type: ignore[union-attr]
+    assert html.count(message) == 1
+    assert "<!doctype html>\n\n" + ALERT + message + '</p><form method="post"' in html
+
+
+def test_a_message_the_page_shows_is_not_shown_twice() -> None:
+    app, up = rows_app(mine=True)  # the page shows every result's message
+    result = call(app.test_client(), up.bind(2))
+    assert result.response is not None
+    assert result.response.text.count("is gone") == 1
+    assert "data-fa-message" not in result.response.text.split('id="mine"')[0]
+    app, _ = rows_app()
+    result = call(app.test_client(), "rows.add")  # its form has fa.message()
+    assert result.response is not None and result.response.status_code == 409
+    assert result.response.text.count("The list is full.") == 1
