@@ -78,7 +78,7 @@ _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _QUERY_SAFE = _PATH_SAFE + "?%"
 
 
-def same_page_url() -> str:
+def same_page_url(query: bool = True) -> str:
     """The URL of the page the form was posted to (path and query), encoded,
     without the mark of :func:`post_url`.
 
@@ -90,9 +90,11 @@ def same_page_url() -> str:
     path = quote(request.script_root + request.path, safe=_PATH_SAFE)
     if path.startswith("//"):
         path = "/%2F" + path[2:]
-    query = request.query_string.decode("latin-1").rstrip("&")
-    query = quote(query, safe=_QUERY_SAFE)
-    return path + (f"?{query}" if query else "")
+    if not query:
+        return path
+    raw = request.query_string.decode("latin-1").rstrip("&")
+    encoded = quote(raw, safe=_QUERY_SAFE)
+    return path + (f"?{encoded}" if encoded else "")
 
 
 def post_url(page_url: str) -> str:
@@ -136,24 +138,35 @@ def _form_response(
     return render_page(submission, result, path, effects)
 
 
-_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+#: What holds no text a user sees, blanked (its length kept) before looking
+#: for the text of a message or for where to put it.
+_UNSEEN = re.compile(
+    r"<!--.*?-->|<(script|style|template|textarea|title)\b.*?</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+#: A tag, quoted attribute values included (they may hold a ">").
+_TAG = r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>"
+_BODY = re.compile(r"<body\b" + _TAG, re.IGNORECASE)
 _FORM = re.compile(r"<form\b", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<[a-zA-Z/!]" + _TAG)
 
 
 def _show_message(response: Response, result: ActionResult) -> None:
     """Put a failure's message in the page sent back without JavaScript
-    when the page shows it nowhere (no ``fa.message`` for its action, no
-    text of it): at the top of the body, which is what the browser shows
-    of a page it loaded, else before the first form. The script, which
-    updates the page in place, puts it before the form instead."""
+    when the page shows it nowhere (no ``fa.message`` for its action, not
+    its text, in an attribute, a script or a comment not counting): at the
+    top of the body, which is what the browser shows of a page it loaded,
+    else before the first form, else at the end. The script, which updates
+    the page in place, puts it before the form instead."""
     if not result.message or response.is_streamed or response.mimetype != "text/html":
         return
     html = response.get_data(as_text=True)
     text = str(escape(result.message))
-    if text in html:
+    seen = _UNSEEN.sub(lambda match: " " * len(match.group()), html)
+    if text in _ANY_TAG.sub("", seen):
         return
-    body = _BODY.search(html)
-    form = None if body else _FORM.search(html)
+    body = _BODY.search(seen)
+    form = None if body else _FORM.search(seen)
     at = body.end() if body else form.start() if form else len(html)
     box = f'<p class="fa-message fa-failure" role="alert" data-fa-message>{text}</p>'
     response.set_data(html[:at] + box + html[at:])

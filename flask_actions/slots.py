@@ -20,7 +20,8 @@ bytes of its key. A table never grows.
 What a table of ``N`` slots keeps, precisely: a record is overwritten (its
 key forgotten) when its ring, of ``N / rings`` slots, has given its slot to
 another claim, so the records of about the last ``N`` claims are kept
-(every one of them when there is one ring), whatever they expire; an
+(every one of them when there is one ring, but for what a full bucket
+of the index gives up, below), whatever they expire; an
 expired record counts as none at once. A claim passes over the slot of a
 claim whose action runs (its lease not over), which is never overwritten,
 and raises :class:`BucketFull` when the next :data:`SKIPS` slots of its

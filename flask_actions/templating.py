@@ -45,6 +45,7 @@ from .wire import CONFIRM_FIELD
 from .wire import CONFIRMED_FIELD
 from .wire import csrf_enabled
 from .wire import csrf_field_name
+from .wire import G_WITHOUT_QUERY
 from .wire import KEY_FIELD
 
 _G_RENDER = "_flask_actions_render"
@@ -167,7 +168,7 @@ class _Render:
         #: What follows the ref in the value of a button outside any fa.form.
         self.button_token: str | None = None
         #: Where this page's forms and buttons post (:func:`post_url`).
-        self.post_url = post_url(same_page_url())
+        self.post_url = post_url(same_page_url(not g.get(G_WITHOUT_QUERY)))
         self.button_head = f'<button type="submit" name="{BUTTON_FIELD}" value="'
         self.button_tail = (
             f'" formaction="{_attr_value(self.post_url)}" formmethod="post"'
@@ -230,12 +231,14 @@ class _Macros:
         """Render keyword arguments as HTML attributes, escaped. ``class_`` →
         ``class``, ``data_x`` → ``data-x``; ``True`` renders a bare attribute,
         ``False`` and ``None`` nothing."""
-        merged = {**defaults, **attributes}
+        # By the name rendered: the user's ``action_`` replaces a default
+        # ``action``.
+        merged = {_attr_name(key): value for key, value in defaults.items()}
+        merged.update((_attr_name(key), value) for key, value in attributes.items())
         parts = []
-        for key, value in merged.items():
+        for name, value in merged.items():
             if value is None or value is False:
                 continue
-            name = _attr_name(key)
             if value is True:
                 parts.append(f" {name}")
             else:

@@ -58,6 +58,9 @@ CONFIRMED_FIELD = "_confirmed"
 #: ``fa.button`` outside an ``fa.form`` carries its own in its value
 #: (``"REF~TOKEN~FLAG~KEY"``).
 KEY_FIELD = "_submission"
+#: Set in ``g`` while a page is rendered for every query of its path (the
+#: page cache's ``query=False``): its forms post to the path alone.
+G_WITHOUT_QUERY = "_flask_actions_without_query"
 RESERVED_FIELDS = frozenset(
     {ACTION_FIELD, BUTTON_FIELD, CONFIRM_FIELD, CONFIRMED_FIELD, KEY_FIELD}
 )

@@ -129,6 +129,11 @@ def make_app(**config: t.Any) -> Flask:
         response.cache_control.no_store = True
         return response
 
+    @bp.route("/any-query")
+    @page_cache.cached(query=False)
+    def any_query() -> str:
+        return render()
+
     @bp.route("/login/<user>")
     def login(user: str) -> str:
         session["_user_id"] = user
@@ -253,6 +258,22 @@ def test_query_strings_are_separate_pages(app: Flask) -> None:
     assert get(client, "/untagged?a=1&b=2")[1] == "MISS"
     assert get(client, "/untagged?b=2&a=1")[1] == "HIT"
     assert get(client, "/untagged?a=2")[1] == "MISS"
+
+
+def test_a_page_shared_by_every_query_posts_to_its_path_alone(app: Flask) -> None:
+    # Its forms posted to the first visitor's query, which every later
+    # visitor then got in the page, sent their form to, and was sent back to.
+    first, second = app.test_client(), app.test_client()
+    page = first.get("/any-query?token=s3cret&email=ann%40example.com")
+    assert page.headers["X-Cache"] == "MISS"
+    assert 'action="/any-query?"' in page.text and "s3cret" not in page.text
+    page = second.get("/any-query?page=2")
+    assert page.headers["X-Cache"] == "HIT"
+    assert 'action="/any-query?"' in page.text and "s3cret" not in page.text
+    added = call(second, "items.add", {"title": "x"}, page="/any-query?")
+    assert added.response is not None and added.response.location == "/any-query"
+    # A page cached by its query keeps it.
+    assert 'action="/?a=1&amp;"' in first.get("/?a=1").text
 
 
 def test_revalidating_outside_an_action(app: Flask) -> None:

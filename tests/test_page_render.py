@@ -464,3 +464,37 @@ def test_a_message_the_page_shows_is_not_shown_twice() -> None:
     result = call(app.test_client(), "rows.add")  # its form has fa.message()
     assert result.response is not None and result.response.status_code == 409
     assert result.response.text.count("The list is full.") == 1
+
+
+GONE = "Row &#34;2&#34; is gone &lt;now&gt;."
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "after"),
+    [
+        # A ">" in a quoted attribute of <body> (a Tailwind variant).
+        ("", "<body class=\"[&>section]:mt-4\" data-x='a>b'>", ""),
+        # A "<body>" in a comment and in a script of the head.
+        ("<!-- <body> --><script>document.write(`<body>${x}`)</script>", "<body>", ""),
+        # The message's text only where nobody reads it: the title, a
+        # textarea, an attribute.
+        (
+            f"<title>{GONE}</title>",
+            "<body>",
+            f'<textarea>{GONE}</textarea><i title="{GONE}"></i>',
+        ),
+    ],
+)
+def test_the_message_goes_into_the_body_of_any_page(
+    head: str, body: str, after: str
+) -> None:
+    page = ROWS.replace(
+        '<html><body class="list">', f"<html><head>{head}</head>{body}{after}"
+    )
+    app, up = rows_app(page=page)
+    response = call(app.test_client(), up.bind(2)).response
+    assert response is not None
+    at = response.text.index(ALERT + GONE + "</p>")
+    assert response.text[at - len(body) : at] == body
+    assert response.text.index("</head>") < at
+    assert response.text.count(ALERT) == 1

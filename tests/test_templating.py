@@ -120,6 +120,13 @@ def test_a_form_posts_where_its_action_attribute_says(
             "{% endcall %}"
         )
     assert html.count("action=") == 1 and ' action="/items"' in html
+    with app.test_request_context("/list"):
+        html = render_template_string(
+            '{% import "flask_actions/macros.html" as fa %}'
+            '{% call fa.form(action("items.delete").bind(1), action_="/x") %}'
+            "{% endcall %}"
+        )
+    assert html.count("action=") == 1 and ' action="/x"' in html
 
 
 def test_hidden_value_message_and_script_macros(

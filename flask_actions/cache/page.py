@@ -279,7 +279,7 @@ def _serve(
         response = app.response_class(body, status=status, headers=headers)
         return _mark(personalise(response, placeholder), "HIT")
 
-    rendering = Rendering()
+    rendering = Rendering(query)
     with rendering:
         response = app.make_response(view(**view_args))
     if generations is not None and rendering.storable(response):

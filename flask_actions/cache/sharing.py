@@ -43,6 +43,7 @@ from werkzeug.wrappers import Response
 
 from .. import flashing
 from ..wire import csrf_field_name
+from ..wire import G_WITHOUT_QUERY
 
 VaryItem = str | t.Callable[[], t.Any]
 
@@ -145,7 +146,8 @@ class Rendering:
     and changes to the session are noticed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, query: bool = True) -> None:
+        self.query = query
         self.placeholder = "fa" + secrets.token_hex(16)
         self.session_modified = False
         self._field = csrf_field()
@@ -154,10 +156,13 @@ class Rendering:
     def __enter__(self) -> Rendering:
         self._visitor_token = g.get(self._field)
         setattr(g, self._field, self.placeholder)
+        if not self.query:  # one page for every query: none of them in it
+            setattr(g, G_WITHOUT_QUERY, True)
         self._modified = bool(getattr(_raw_session(), "modified", False))
         return self
 
     def __exit__(self, *exc_info: t.Any) -> None:
+        g.pop(G_WITHOUT_QUERY, None)
         if self._visitor_token is None:
             g.pop(self._field, None)
         else:
