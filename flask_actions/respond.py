@@ -106,8 +106,15 @@ def post_url(page_url: str) -> str:
     posted to (RFC 9111, section 4.4). Posting to the page's own URL dropped
     the page, so Back (without the back/forward cache) loaded it again, with
     a new submission key, and sending the form again was a second order
-    (``docs/idempotency.md``)."""
-    return page_url + ("&" if "?" in page_url else "?")
+    (``docs/idempotency.md``). A page whose own URL already ends so (an
+    empty ``GET`` form leads to ``/search?``) gets one ``&`` more."""
+    url = page_url + ("&" if "?" in page_url else "?")
+    if request.method in ("GET", "HEAD"):  # the page a browser keeps
+        environ = request.environ
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+        if "?" in raw and raw.partition("?")[2] == url.partition("?")[2]:
+            url += "&"
+    return url
 
 
 def _form_response(

@@ -135,7 +135,14 @@ def test_the_303_back_to_the_page_is_encoded_too() -> None:
 
 @pytest.mark.parametrize(
     ("posted_to", "page"),
-    [("/?", "/"), ("/notes?page=2&", "/notes?page=2"), ("/notes?a=&", "/notes?a=")],
+    [
+        ("/?", "/"),
+        ("/notes?page=2&", "/notes?page=2"),
+        ("/notes?a=&", "/notes?a="),
+        # A page whose URL ends so already: not its own URL either.
+        ("/notes?&", "/notes?"),
+        ("/notes?page=2&&", "/notes?page=2&"),
+    ],
 )
 def test_the_303_back_leaves_out_the_mark_of_the_post_url(
     posted_to: str, page: str
@@ -144,12 +151,15 @@ def test_the_303_back_leaves_out_the_mark_of_the_post_url(
     # browser's cache tells from the page; the answer goes back to the page.
     app, writes = make_app()
     client = app.test_client()
-    form = client.get(page).text
+    # As a server has it from the request line (the test client drops an
+    # empty query).
+    raw = {"RAW_URI": page, "REQUEST_URI": page}
+    form = client.get(page, environ_overrides=raw).text
     assert set(formactions(form)) == {posted_to.replace("&", "&amp;")}
     result = call(client, "pub.like", page=posted_to)
     assert result.response is not None
     assert result.response.status_code == 303
-    assert result.response.location == page
+    assert result.response.location == page.rstrip("?&")
     assert writes == ["like"]
 
 
