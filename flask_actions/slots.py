@@ -109,7 +109,6 @@ _BODY = struct.Struct("<BBHdQ24s16s32s")
 #: What tells whether a slot is live and whose it is, without its CRC:
 #: state, expiry, position, the key's first 8 bytes and last 2.
 _STATUS = struct.Struct("<4xB3xdQQ14xH")
-_KEY = 24
 #: The largest outcome kept in its slot.
 INLINE = SLOT_SIZE - _SLOT.size
 _EMPTY = bytes(_SLOT.size)
@@ -319,7 +318,7 @@ class Table:
         found: tuple[int, int, int, Slot | None] = _NOTHING
         if tag not in tags:
             return found
-        first = self._first + (bucket & self._rings) * (self._ring + 1) * SLOT_SIZE
+        ring = bucket & self._rings
         if tags.count(tag) == 1:
             candidates: t.Iterable[int] = (tags.index(tag),)
         else:
@@ -327,7 +326,7 @@ class Table:
         for n in candidates:
             position = _ENTRY.unpack_from(mapping, base + n * 8)[0] >> 16
             if position > found[2]:
-                at = first + (position & self._ring) * SLOT_SIZE
+                at = self._slot(ring, position)
                 slot = _read(mapping, at, key, position)
                 if slot is not None:
                     found = (n, at, position, slot)
