@@ -32,13 +32,16 @@ help:
 	@echo "make demo       run examples/todos on http://$(HOST):$(PORT)"
 	@echo "make bench      run the benchmarks"
 	@echo "make bench-nextjs  side by side with Next.js 16 (needs Node.js 20.9+, npm, wrk: apt-get install -y wrk)"
-	@echo "make clean      remove caches and build output (distclean: .venv too)"
+	@echo "make clean      remove caches, build output and the built C extension (distclean: .venv too)"
 
 venv: $(VENV)/.installed-dev
 
 # What `make demo` needs: the package (editable) with its dependencies and
-# the cache extra (Flask-Caching: examples/todos caches its pages).
-$(VENV)/.installed: pyproject.toml
+# the cache extra (Flask-Caching: examples/todos caches its pages). The
+# install also builds the C extension in place (flask_actions/_slots.*.so,
+# or warns and goes on without it): installing again after a change to
+# _slots.c or `make clean` builds it again.
+$(VENV)/.installed: pyproject.toml setup.py flask_actions/_slots.c
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
 		|| { echo "flask-actions needs Python 3.10+; run make PYTHON=python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +63,7 @@ OLDEST_PYTHON ?= $(firstword $(shell for p in python3.10 $(wildcard $(HOME)/.pye
 	$$p -c '' 2>/dev/null && echo $$p; done) $(PYTHON))
 OLDEST_VENV := .venv-oldest
 
-$(OLDEST_VENV)/.installed: pyproject.toml tests/oldest-constraints.txt
+$(OLDEST_VENV)/.installed: pyproject.toml setup.py flask_actions/_slots.c tests/oldest-constraints.txt
 	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off --upgrade 'pip>=25.1'
 	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off \
@@ -114,8 +117,11 @@ bench-nextjs: venv
 docs: venv
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
+# Removing the built extension drops the install stamps too, so that the
+# next target installs again and builds it, rather than testing without it.
 clean:
 	rm -rf build dist docs/_build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
+	rm -f flask_actions/_slots*.so flask_actions/_slots*.pyd $(VENV)/.installed $(OLDEST_VENV)/.installed
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean

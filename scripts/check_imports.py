@@ -60,8 +60,11 @@ def imports_of(path: Path, name: str, modules: set[str]) -> set[str]:
 
 def graph(base: Path) -> dict[str, set[str]]:
     paths = {module_name(p, base): p for p in sorted(base.rglob("*.py"))}
-    modules = set(paths)
-    return {name: imports_of(path, name, modules) for name, path in paths.items()}
+    # C extensions (flask_actions/_slots.c) are modules that import none.
+    extensions = {module_name(p.with_suffix(".py"), base) for p in base.rglob("*.c")}
+    modules = set(paths) | extensions
+    edges = {name: imports_of(path, name, modules) for name, path in paths.items()}
+    return {**dict.fromkeys(extensions, set()), **edges}
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:

@@ -143,6 +143,21 @@ def _missing(what: str, env_var: str) -> t.NoReturn:
     pytest.skip(f"{what}; set {env_var}=1 to make this a failure")
 
 
+def speedups() -> t.Any:
+    """``flask_actions._slots``, the table's operations in C: skipped when it
+    was not built, unless ``FLASK_ACTIONS_REQUIRE_SPEEDUPS=1`` (as
+    ``.ci/run`` sets, where a C compiler and Python's headers are there)."""
+    try:
+        from flask_actions import _slots
+    except ImportError as e:
+        _missing(
+            f"flask_actions._slots was not built ({e}): pip install -e . with a C"
+            " compiler and Python's headers",
+            "FLASK_ACTIONS_REQUIRE_SPEEDUPS",
+        )
+    return _slots
+
+
 # --- strict Content-Security-Policy -------------------------------------------
 
 #: The policy every page served by ``live_server`` gets; ``{nonce}`` is a

@@ -5,6 +5,10 @@ Keys of 24 bytes are used as they are, so a test chooses their bucket of
 the index: keys whose first 8 bytes are zero all land in bucket 0 (and ring
 0). Other processes are real ones (``subprocess``), each stopped by its pid
 if it does not end.
+
+Every test runs twice in this process: with the table's operations in C
+(``flask_actions._slots``) and in Python (:class:`slots.PyRings`); processes
+started by a test use C and Python in turn where they share a table.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import subprocess
 import sys
 import textwrap
 import threading
+import typing as t
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from servers import speedups
 
 from flask_actions import ActionExtension
 from flask_actions import slots
@@ -44,6 +50,17 @@ def in_bucket(bucket: int, n: int) -> bytes:
 
 def owner(n: int) -> bytes:
     return n.to_bytes(16, "big")
+
+
+@pytest.fixture(autouse=True, params=["C", "Python"])
+def rings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> t.Any:
+    """The operations the tables of the test run: in C or in Python."""
+    if request.param == "C":
+        found = speedups()
+        monkeypatch.setattr(slots, "Rings", found.Rings)
+    else:
+        monkeypatch.setattr(slots, "Rings", slots.PyRings)
+    return slots.Rings
 
 
 @pytest.fixture
@@ -383,8 +400,11 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 CLAIMER = """
 import sys
+from flask_actions import slots
 from flask_actions.claims import TableStore
 
+if int(sys.argv[2]) % 2:  # every other process in Python, the others in C
+    slots.Rings = slots.PyRings
 store = TableStore(sys.argv[1], max_entries=1000, timeout=5)
 me = int(sys.argv[2]).to_bytes(16, "big")
 store.lookup(b"open the table")
