@@ -223,29 +223,29 @@ class Table:
     ) -> Slot | None:
         """Claim ``key`` until ``expires``: ``None`` when this call did,
         else the live record of who did."""
-        return self._locked(Rings.claim, key, fingerprint, owner, expires, now)  # type: ignore[no-any-return]
+        return self._locked("claim", key, fingerprint, owner, expires, now)  # type: ignore[no-any-return]
 
     def finish(
         self, key: bytes, owner: bytes, outcome: bytes | None, expires: float
     ) -> bool:
         """Keep ``outcome`` (``None``: kept elsewhere, :data:`SPILLED`) under
         ``key`` until ``expires``, if ``owner`` holds it; whether it did."""
-        return self._locked(Rings.finish, key, owner, outcome, expires)  # type: ignore[no-any-return]
+        return self._locked("finish", key, owner, outcome, expires)  # type: ignore[no-any-return]
 
     def release(self, key: bytes, owner: bytes) -> bool:
         """Empty ``key``'s slot, if ``owner`` holds it; whether it did."""
-        return self._locked(Rings.release, key, owner)  # type: ignore[no-any-return]
+        return self._locked("release", key, owner)  # type: ignore[no-any-return]
 
     def lookup(self, key: bytes, now: float) -> Slot | None:
         """The live record of ``key``, if any."""
-        return self._locked(Rings.lookup, key, now)  # type: ignore[no-any-return]
+        return self._locked("lookup", key, now)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         with _lock:
             self._close()
 
-    def _locked(self, operation: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
-        """Run ``operation`` of this process's :class:`Rings` with this
+    def _locked(self, operation: str, *args: t.Any) -> t.Any:
+        """Run ``operation`` of the :class:`Rings` of the mapping with this
         process's lock held (the file opened first when needed), again while
         another process holds the ring's lock, until ``timeout``."""
         deadline = 0.0
@@ -264,7 +264,7 @@ class Table:
                 ):
                     self._open()
                 try:
-                    return operation(self._rings, *args)
+                    return getattr(self._rings, operation)(*args)
                 except (BlockingIOError, PermissionError):  # held: EAGAIN, EACCES
                     pass
             finally:

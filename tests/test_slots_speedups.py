@@ -274,3 +274,26 @@ def test_the_c_operations_refuse_what_would_leave_the_mapping(tmp_path: Path) ->
 
 def test_the_table_runs_in_c_where_it_was_built() -> None:
     assert slots.Rings is speedups().Rings
+
+
+def test_tables_of_one_process_may_run_in_c_and_in_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each table keeps the operations it was opened with."""
+    monkeypatch.setattr(slots, "Rings", slots.PyRings)
+    in_python = slots.Table(str(tmp_path / "py"), 8, 5)
+    assert in_python.claim(KEYS[0], b"f", OWNERS[0], 2e9, 0.0) is None
+    monkeypatch.setattr(slots, "Rings", speedups().Rings)
+    in_c = slots.Table(str(tmp_path / "c"), 8, 5)
+    try:
+        assert in_c.claim(KEYS[0], b"f", OWNERS[0], 2e9, 0.0) is None
+        assert in_python.finish(KEYS[0], OWNERS[0], b"done", 2e9)
+        assert in_c.lookup(KEYS[0], 0.0) == slots.Slot(
+            slots.RUNNING, 2e9, OWNERS[0], b"f", None
+        )
+        assert in_python.lookup(KEYS[0], 0.0) == slots.Slot(
+            slots.DONE, 2e9, OWNERS[0], b"f", b"done"
+        )
+    finally:
+        in_c.close()
+        in_python.close()
