@@ -1,6 +1,6 @@
-/* The operations of flask_actions.slots on a mapped table, in C: the
+/* The operations of flask_actions.rings on a mapped table, in C: the
  * same file format, the same locks and the same answers as the Python
- * class slots.PyRings, which stays the reference (and is used where this
+ * class rings.PyRings, which stays the reference (and is used where this
  * module could not be built). A submission's claim and its outcome take
  * two of these each; in Python they cost more than the rest of the
  * submission keys' work together.
@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #if PY_BIG_ENDIAN
-#error "the table's format is little-endian; slots.PyRings serves here"
+#error "the table's format is little-endian; rings.PyRings serves here"
 #endif
 
-/* The layout of slots.py: see its docstring. */
+/* The layout of rings.py: see its docstring. */
 #define PAGE 4096
 #define SLOT_SIZE 512
 #define BUCKET 16
@@ -144,7 +144,7 @@ slot_at(Rings *self, uint64_t ring, uint64_t position)
 }
 
 /* Whether the slot at ``at`` holds a whole record (given a key, of that
- * key, written at ``position``): slots._read without building it. */
+ * key, written at ``position``): rings._read without building it. */
 static int
 valid(Rings *self, Py_ssize_t at, const unsigned char *key, uint64_t position)
 {
@@ -220,7 +220,7 @@ bucket_of(Rings *self, uint64_t bucket)
     return base_of(self) + PAGE + bucket * BUCKET * 8;
 }
 
-/* slots.PyRings._find */
+/* rings.PyRings._find */
 static Found
 find(Rings *self, uint64_t bucket, const unsigned char *key)
 {
@@ -245,7 +245,7 @@ find(Rings *self, uint64_t bucket, const unsigned char *key)
     return found;
 }
 
-/* slots.PyRings._next: the position of the slot a new claim of ``ring``
+/* rings.PyRings._next: the position of the slot a new claim of ``ring``
  * takes, 0 (BucketFull set) when there is none. */
 static uint64_t
 next_position(Rings *self, uint64_t ring, double now, Py_ssize_t *at_out)
@@ -270,7 +270,7 @@ next_position(Rings *self, uint64_t ring, double now, Py_ssize_t *at_out)
     return 0;
 }
 
-/* slots.PyRings._status: whether the record ``entry`` names lives (its
+/* rings.PyRings._status: whether the record ``entry`` names lives (its
  * state and expiry in *state, *expires). */
 static int
 status(Rings *self, uint64_t bucket, uint64_t entry, Py_ssize_t taken,
@@ -295,7 +295,7 @@ status(Rings *self, uint64_t bucket, uint64_t entry, Py_ssize_t taken,
     return 1;
 }
 
-/* slots.PyRings._free: the entry of ``bucket`` a new key takes, -1
+/* rings.PyRings._free: the entry of ``bucket`` a new key takes, -1
  * (BucketFull set) when every one names a running claim. */
 static int
 free_entry(Rings *self, uint64_t bucket, Py_ssize_t taken, double now)
@@ -617,7 +617,7 @@ static PyMethodDef Rings_methods[] = {
 static PyTypeObject RingsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "flask_actions._slots.Rings",
-    .tp_doc = PyDoc_STR("The rings of a mapped table (slots.PyRings in C)."),
+    .tp_doc = PyDoc_STR("The rings of a mapped table (rings.PyRings in C)."),
     .tp_basicsize = sizeof(Rings),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,

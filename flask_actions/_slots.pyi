@@ -1,4 +1,4 @@
-# The C extension built from _slots.c: flask_actions.slots.PyRings in C.
+# The C extension built from _slots.c: flask_actions.rings.PyRings in C.
 import mmap
 import typing as t
 

@@ -95,7 +95,7 @@ class Pair:
     def reset(self) -> None:
         """Empty both tables (all but the geometry in the header)."""
         for mapping in self.maps:
-            mapping[slots._HEADS :] = bytes(len(mapping) - slots._HEADS)
+            mapping[slots.HEADS :] = bytes(len(mapping) - slots.HEADS)
         self.now = 1_000_000.0
 
     def same_files(self) -> bool:
