@@ -461,8 +461,10 @@ Rings_finish(Rings *self, PyObject *args)
         int64_t bucket = enter(self, k);
         if (bucket >= 0) {
             Found found = find(self, (uint64_t)bucket, k);
-            const unsigned char *slot = base_of(self) + found.at;
-            if (!found.found ||
+            /* No record: no slot to point at (found.at is -1). */
+            const unsigned char *slot =
+                found.found ? base_of(self) + found.at : NULL;
+            if (slot == NULL ||
                 memcmp(slot + AT_OWNER, owner.buf, OWNER_SIZE) != 0) {
                 result = Py_NewRef(Py_False);
             }
@@ -500,8 +502,8 @@ Rings_release(Rings *self, PyObject *args)
         int64_t bucket = enter(self, k);
         if (bucket >= 0) {
             Found found = find(self, (uint64_t)bucket, k);
-            unsigned char *slot = base_of(self) + found.at;
-            if (!found.found ||
+            unsigned char *slot = found.found ? base_of(self) + found.at : NULL;
+            if (slot == NULL ||
                 memcmp(slot + AT_OWNER, owner.buf, OWNER_SIZE) != 0) {
                 result = Py_NewRef(Py_False);
             }
