@@ -438,6 +438,20 @@ Rings_claim(Rings *self, PyObject *args)
     return result;
 }
 
+/* The slot of the live record of ``key`` if ``owner`` holds it, else NULL. */
+static unsigned char *
+owned(Rings *self, uint64_t bucket, const unsigned char *key,
+      const unsigned char *owner, Found *found)
+{
+    unsigned char *slot;
+    *found = find(self, bucket, key);
+    if (!found->found) {
+        return NULL;
+    }
+    slot = base_of(self) + found->at;
+    return memcmp(slot + AT_OWNER, owner, OWNER_SIZE) == 0 ? slot : NULL;
+}
+
 static PyObject *
 Rings_finish(Rings *self, PyObject *args)
 {
@@ -460,12 +474,10 @@ Rings_finish(Rings *self, PyObject *args)
         const unsigned char *k = key.buf;
         int64_t bucket = enter(self, k);
         if (bucket >= 0) {
-            Found found = find(self, (uint64_t)bucket, k);
-            /* No record: no slot to point at (found.at is -1). */
+            Found found;
             const unsigned char *slot =
-                found.found ? base_of(self) + found.at : NULL;
-            if (slot == NULL ||
-                memcmp(slot + AT_OWNER, owner.buf, OWNER_SIZE) != 0) {
+                owned(self, (uint64_t)bucket, k, owner.buf, &found);
+            if (slot == NULL) {
                 result = Py_NewRef(Py_False);
             }
             else {
@@ -501,10 +513,10 @@ Rings_release(Rings *self, PyObject *args)
         const unsigned char *k = key.buf;
         int64_t bucket = enter(self, k);
         if (bucket >= 0) {
-            Found found = find(self, (uint64_t)bucket, k);
-            unsigned char *slot = found.found ? base_of(self) + found.at : NULL;
-            if (slot == NULL ||
-                memcmp(slot + AT_OWNER, owner.buf, OWNER_SIZE) != 0) {
+            Found found;
+            unsigned char *slot =
+                owned(self, (uint64_t)bucket, k, owner.buf, &found);
+            if (slot == NULL) {
                 result = Py_NewRef(Py_False);
             }
             else {
