@@ -5,11 +5,13 @@
  * two of these each; in Python they cost more than the rest of the
  * submission keys' work together.
  *
- * Every operation holds the GIL from start to end (microseconds): the
- * process-wide lock of slots.Table is taken by its caller. Offsets come
- * from the geometry checked in Rings.__init__, and positions are masked
- * into their ring, so that no read or write leaves the mapping whatever
- * the file holds. */
+ * A Rings is not safe between threads by itself: an operation may run
+ * Python code (converting its arguments, making a Slot), which may let
+ * another thread run, so slots.Table holds its process-wide lock around
+ * each, as it does around PyRings'. Offsets come from the geometry checked
+ * in Rings.__init__ (each ring a power of two slots), and positions are
+ * masked into their ring, so that no read or write leaves the mapping
+ * whatever the file holds. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -49,8 +51,8 @@
 
 enum { FREE = 0, RUNNING = 1, DONE = 2, SPILLED = 3 };
 
-static PyObject *slot_type;   /* slots.Slot */
-static PyObject *bucket_full; /* slots.BucketFull */
+static PyObject *slot_type;   /* rings.Slot */
+static PyObject *bucket_full; /* rings.BucketFull */
 
 /* --- CRC-32, as zlib.crc32 ----------------------------------------- */
 
@@ -462,15 +464,17 @@ Rings_finish(Rings *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*y*Od", &key, &owner, &outcome, &expires)) {
         return NULL;
     }
-    if (outcome != Py_None && !PyBytes_Check(outcome)) {
+    if (!sized(&key, KEY_SIZE, "a key") || !sized(&owner, OWNER_SIZE, "an owner")) {
+        /* the error is set */
+    }
+    else if (outcome != Py_None && !PyBytes_Check(outcome)) {
         PyErr_SetString(PyExc_TypeError, "an outcome is bytes or None");
     }
     else if (outcome != Py_None && PyBytes_GET_SIZE(outcome) > INLINE) {
         PyErr_SetString(PyExc_ValueError,
                         "a fingerprint or an outcome too large for a slot");
     }
-    else if (sized(&key, KEY_SIZE, "a key") &&
-             sized(&owner, OWNER_SIZE, "an owner")) {
+    else {
         const unsigned char *k = key.buf;
         int64_t bucket = enter(self, k);
         if (bucket >= 0) {
@@ -584,7 +588,8 @@ Rings_init(Rings *self, PyObject *args, PyObject *kwds)
     }
     /* The masks are one less than powers of two (buckets: any count), and
      * every slot, entry and head lies inside the mapping. */
-    if (fd < 0 || ring_bits < 0 || ring_bits > 40 || ring >> ring_bits ||
+    if (fd < 0 || ring_bits < 0 || ring_bits > 40 ||
+        ring + 1 != (uint64_t)1 << ring_bits ||
         rings > 255 || (rings & (rings + 1)) || (ring & (ring + 1)) ||
         buckets > ((uint64_t)1 << 40) || first < 0 ||
         HEADS + (rings + 1) * 8 > PAGE ||
@@ -640,29 +645,10 @@ static PyTypeObject RingsType = {
     .tp_methods = Rings_methods,
 };
 
-/* bind(Slot, BucketFull): what the operations answer and raise. */
-static PyObject *
-bind(PyObject *Py_UNUSED(module), PyObject *args)
-{
-    PyObject *slot, *full;
-    if (!PyArg_ParseTuple(args, "OO", &slot, &full)) {
-        return NULL;
-    }
-    Py_XSETREF(slot_type, Py_NewRef(slot));
-    Py_XSETREF(bucket_full, Py_NewRef(full));
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef module_methods[] = {
-    {"bind", bind, METH_VARARGS, NULL},
-    {NULL, NULL, 0, NULL},
-};
-
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "flask_actions._slots",
     .m_size = -1,
-    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC
@@ -670,6 +656,17 @@ PyInit__slots(void)
 {
     PyObject *m;
     crc_init();
+    /* What the operations answer and raise, from the Python reference. */
+    PyObject *rings = PyImport_ImportModule("flask_actions.rings");
+    if (rings == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(slot_type, PyObject_GetAttrString(rings, "Slot"));
+    Py_XSETREF(bucket_full, PyObject_GetAttrString(rings, "BucketFull"));
+    Py_DECREF(rings);
+    if (slot_type == NULL || bucket_full == NULL) {
+        return NULL;
+    }
     if (PyType_Ready(&RingsType) < 0) {
         return NULL;
     }

@@ -136,7 +136,7 @@ class PyRings:
         if (
             rings & (rings + 1)
             or ring & (ring + 1)
-            or ring >> ring_bits
+            or ring + 1 != 1 << ring_bits
             or HEADS + (rings + 1) * 8 > PAGE
             or PAGE + (buckets + 1) * BUCKET_SIZE > first
             or first + (rings + 1) * (ring + 1) * SLOT_SIZE > len(mapping)

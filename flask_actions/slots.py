@@ -172,6 +172,9 @@ class Table:
         self._fd = -1
         self._map: mmap.mmap | None = None
         self._rings: t.Any = None  # a Rings of the mapping
+        #: The operations' class, chosen when first opened and kept when
+        #: opened again (after a fork, or a file replaced).
+        self._kind: t.Any = None
         self._forks = -1
         self._opened = False
         self._next_check = 0.0
@@ -260,6 +263,8 @@ class Table:
         """Map the file (this process's lock held), made when missing,
         replaced when damaged or made for another size."""
         self._close()
+        if self._kind is None:
+            self._kind = Rings
         for _ in range(5):
             try:
                 fd = os.open(self.path, os.O_RDWR)
@@ -279,7 +284,7 @@ class Table:
             buckets, first = _layout(slots)
             ring = slots // rings - 1
             try:
-                self._rings = Rings(
+                self._rings = self._kind(
                     mapping, fd, first, buckets - 1, rings - 1, ring, ring.bit_length()
                 )
             except BaseException:
@@ -406,5 +411,4 @@ try:
 except ImportError:  # pragma: no cover - depends on the build
     pass
 else:
-    _slots.bind(Slot, BucketFull)
     Rings = _slots.Rings

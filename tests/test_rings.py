@@ -246,6 +246,7 @@ def test_the_c_operations_refuse_what_would_leave_the_mapping(tmp_path: Path) ->
             (first, buckets - 1, 0, 1 << 20, 20),  # slots beyond the file
             (first, buckets - 1, 2, 7, 3),  # not a mask
             (first, buckets - 1, 0, 7, 2),  # positions beyond the ring
+            (first, buckets - 1, 1, 3, 3),  # ring 1 beyond the file
             (-1, buckets - 1, 0, 7, 3),
         ]:
             with pytest.raises(ValueError, match="geometry|smaller"):
@@ -261,6 +262,8 @@ def test_the_c_operations_refuse_what_would_leave_the_mapping(tmp_path: Path) ->
             table.claim(KEYS[0], b"f" * 33, OWNERS[0], 1.0, 0.0)
         with pytest.raises(ValueError, match="too large"):
             table.finish(KEYS[0], OWNERS[0], b"x" * (slots.INLINE + 1), 1.0)
+        with pytest.raises(ValueError, match="24 bytes"):  # sizes first, as in Python
+            table.finish(b"short", OWNERS[0], b"x" * (slots.INLINE + 1), 1.0)
         # The mapping cannot be closed under it, and it is closed first.
         with pytest.raises(BufferError):
             mapping.close()
@@ -279,7 +282,8 @@ def test_the_table_runs_in_c_where_it_was_built() -> None:
 def test_tables_of_one_process_may_run_in_c_and_in_python(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each table keeps the operations it was opened with."""
+    """Each table keeps the operations it was first opened with, also when
+    it opens its file again (here: the file deleted and made again)."""
     monkeypatch.setattr(slots, "Rings", slots.PyRings)
     in_python = slots.Table(str(tmp_path / "py"), 8, 5)
     assert in_python.claim(KEYS[0], b"f", OWNERS[0], 2e9, 0.0) is None
@@ -294,6 +298,10 @@ def test_tables_of_one_process_may_run_in_c_and_in_python(
         assert in_python.lookup(KEYS[0], 0.0) == slots.Slot(
             slots.DONE, 2e9, OWNERS[0], b"f", b"done"
         )
+        os.unlink(tmp_path / "py")
+        in_python._next_check = 0.0  # look at the path now, not in a second
+        assert in_python.lookup(KEYS[0], 0.0) is None  # a new, empty file
+        assert isinstance(in_python._rings, slots.PyRings)
     finally:
         in_c.close()
         in_python.close()
