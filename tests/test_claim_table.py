@@ -439,22 +439,28 @@ def test_processes_claiming_the_same_keys_make_one_winner_each(path: str) -> Non
 
 FORKER = """
 import os, sys
+from flask_actions import slots
 from flask_actions.claims import TableStore
 
+if sys.argv[2] == "PyRings":
+    slots.Rings = slots.PyRings
 store = TableStore(sys.argv[1], max_entries=100, timeout=5)
 assert store.claim(b"parent", b"f" * 32, b"p" * 16, 60) is None
 pid = os.fork()
 if pid == 0:
     ok = store.claim(b"child", b"f" * 32, b"c" * 16, 60) is None
     ok = ok and store.claim(b"parent", b"f" * 32, b"c" * 16, 60) is not None
+    ok = ok and type(store.table._rings).__name__ == sys.argv[2]
     os._exit(0 if ok else 1)
 _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status), store.lookup(b"child") is not None)
 """
 
 
-def test_a_forked_process_reopens_the_table(path: str) -> None:
-    process = _python(FORKER, path)
+def test_a_forked_process_reopens_the_table(path: str, rings: t.Any) -> None:
+    """The child of a fork opens the table again, with the same kind of
+    operations (C, or Python), and shares its keys with its parent."""
+    process = _python(FORKER, path, rings.__name__)
     try:
         out, err = process.communicate(timeout=60)
     finally:
