@@ -184,10 +184,11 @@ def measure(
                 idempotency._state(app).keeper._store = _NoStore()
             senders[(kind, store)] = _Sender(app, kind)
     for (_kind, store), send in senders.items():
-        # The first request opens the app's table, with the operations of
-        # slots.Rings at that moment: the Python ones for that row.
-        python = store == IN_PYTHON
-        rings, slots.Rings = slots.Rings, slots.PyRings if python else slots.Rings
+        # The first request opens the app's table, which keeps the
+        # operations of slots.Rings at that moment: Python's for that row.
+        rings = slots.Rings
+        if store == IN_PYTHON:
+            slots.Rings = slots.PyRings
         try:
             for _ in range(50):
                 send()

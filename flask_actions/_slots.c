@@ -586,11 +586,11 @@ Rings_init(Rings *self, PyObject *args, PyObject *kwds)
                                      &first, &buckets, &rings, &ring, &ring_bits)) {
         return -1;
     }
-    /* The masks are one less than powers of two (buckets: any count), and
+    /* The rings' masks are one less than powers of two, and
      * every slot, entry and head lies inside the mapping. */
     if (fd < 0 || ring_bits < 0 || ring_bits > 40 ||
         ring + 1 != (uint64_t)1 << ring_bits ||
-        rings > 255 || (rings & (rings + 1)) || (ring & (ring + 1)) ||
+        rings > 255 || (rings & (rings + 1)) ||
         buckets > ((uint64_t)1 << 40) || first < 0 ||
         HEADS + (rings + 1) * 8 > PAGE ||
         PAGE + (buckets + 1) * BUCKET * 8 > (uint64_t)first) {

@@ -104,7 +104,9 @@ class Slot(t.NamedTuple):
     outcome: bytes | None
 
 
-#: What :meth:`Table._find` returns for a key without a record.
+_TOO_LARGE = "a fingerprint or an outcome too large for a slot"
+
+#: What :meth:`PyRings._find` returns for a key without a record.
 _NOTHING: tuple[int, int, int, Slot | None] = (-1, -1, 0, None)
 
 
@@ -135,7 +137,6 @@ class PyRings:
     ) -> None:
         if (
             rings & (rings + 1)
-            or ring & (ring + 1)
             or ring + 1 != 1 << ring_bits
             or HEADS + (rings + 1) * 8 > PAGE
             or PAGE + (buckets + 1) * BUCKET_SIZE > first
@@ -155,7 +156,7 @@ class PyRings:
     ) -> Slot | None:
         _sizes(key, owner)
         if len(fingerprint) > FINGERPRINT_SIZE:
-            raise ValueError("a fingerprint or an outcome too large for a slot")
+            raise ValueError(_TOO_LARGE)
         mapping, bucket = self._enter(key)
         try:
             n, _at, _position, slot = self._find(mapping, bucket, key)
@@ -178,7 +179,7 @@ class PyRings:
     ) -> bool:
         _sizes(key, owner)
         if outcome is not None and len(outcome) > INLINE:
-            raise ValueError("a fingerprint or an outcome too large for a slot")
+            raise ValueError(_TOO_LARGE)
         mapping, bucket = self._enter(key)
         try:
             _n, at, position, slot = self._find(mapping, bucket, key)
@@ -380,8 +381,7 @@ def _write(
     expires: float,
     outcome: bytes = b"",
 ) -> None:
-    if len(fingerprint) > FINGERPRINT_SIZE or len(outcome) > INLINE:
-        raise ValueError("a fingerprint or an outcome too large for a slot")
+    """Write a record at ``at``; its callers checked its sizes."""
     body = _BODY.pack(
         state,
         len(fingerprint),
