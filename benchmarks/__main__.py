@@ -132,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         from . import bench_idempotency
 
         section(bench_idempotency.run(rounds=3 if args.quick else 15, echo=False))
+        if not args.no_http:
+            print("Submission keys over HTTP ...", flush=True)
+            section(
+                bench_idempotency.run_http(
+                    rounds=args.rounds,
+                    duration=args.duration,
+                    connections=args.connections,
+                    use_wrk=not args.python_load,
+                    echo=False,
+                )
+            )
     print(f"Done in {time.monotonic() - started:.0f} s.")
     return 0
 

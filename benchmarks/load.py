@@ -9,6 +9,7 @@ points to with the cookies the ``303`` set. Both generators count *units*
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import multiprocessing
 import re
 import shutil
@@ -34,6 +35,11 @@ class Workload:
     cookies: dict[str, str]
     #: ``True``: POST, expect 303, GET the ``Location``, expect 200.
     cycle: bool = False
+    #: A submission key not sent before with every POST, as a browser makes
+    #: them: ``"header"``, an ``Idempotency-Key`` header (the script's
+    #: calls); else the signed prefix of the page's form key, sent as the
+    #: ``_submission`` field with a counter of its own (``""``: no key).
+    key: str = ""
 
 
 @dataclasses.dataclass
@@ -70,6 +76,8 @@ local post_headers = %(headers)s
 local post_body = %(body)s
 local cycle = %(cycle)s
 local jar = %(cookies)s
+local key = %(key)s
+local sent = 0
 local state = 0
 local location = "/"
 good = 0
@@ -86,7 +94,18 @@ request = function()
   for k, v in pairs(post_headers) do h[k] = v end
   h["Cookie"] = cookie_header()
   if state == 0 then
-    return wrk.format("POST", post_path, h, post_body)
+    local body = post_body
+    if key ~= "" then
+      sent = sent + 1
+      -- Unique across threads: each thread counts in its own range.
+      local n = string.format("%%d", id * 100000000 + sent)
+      if key == "header" then
+        h["Idempotency-Key"] = "bench-" .. n
+      else
+        body = body .. "&_submission=" .. key .. "." .. n
+      end
+    end
+    return wrk.format("POST", post_path, h, body)
   end
   h["Content-Type"] = nil
   h["Content-Length"] = nil
@@ -119,7 +138,10 @@ response = function(status, headers, body)
 end
 
 local threads = {}
-setup = function(thread) table.insert(threads, thread) end
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
 done = function(summary, latency, requests)
   local g, b = 0, 0
   for _, thread in ipairs(threads) do
@@ -139,6 +161,7 @@ def lua_script(work: Workload) -> str:
         "body": _lua_str(work.body),
         "cycle": "true" if work.cycle else "false",
         "cookies": _lua_table(work.cookies),
+        "key": _lua_str(work.key),
     }
 
 
@@ -224,14 +247,24 @@ def _request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
-def _worker(work: Workload, deadline: float, out: t.Any) -> None:
+def _keyed(work: Workload, number: int) -> tuple[dict[str, str], str]:
+    """The POST's headers and body with the key of its ``number``."""
+    if work.key == "header":
+        return {**work.headers, "Idempotency-Key": f"bench-{number}"}, work.body
+    if work.key:
+        return work.headers, f"{work.body}&_submission={work.key}.{number}"
+    return work.headers, work.body
+
+
+def _worker(work: Workload, index: int, deadline: float, out: t.Any) -> None:
     good = bad = 0
     jar = dict(work.cookies)
+    numbers = itertools.count(index * 100_000_000 + 1)
     while time.monotonic() < deadline:
         try:
+            headers, body = _keyed(work, next(numbers))
             status, headers = _exchange(
-                work.port,
-                _request(work.port, "POST", work.path, work.headers, jar, work.body),
+                work.port, _request(work.port, "POST", work.path, headers, jar, body)
             )
             if not work.cycle:
                 good, bad = (good + 1, bad) if status == 200 else (good, bad + 1)
@@ -270,8 +303,8 @@ def run_python(work: Workload, duration: float, connections: int) -> Measure:
     start = time.monotonic()
     deadline = start + duration
     procs = [
-        ctx.Process(target=_worker, args=(work, deadline, out))
-        for _ in range(connections)
+        ctx.Process(target=_worker, args=(work, i + 1, deadline, out))
+        for i in range(connections)
     ]
     for p in procs:
         p.start()

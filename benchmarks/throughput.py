@@ -39,12 +39,18 @@ class Contender:
     #: ``"form-cycle"``/``"action-form"``: POST, 303, GET of the page.
     kind: str
     path: str
+    #: Whether each POST carries a submission key not sent before, as the
+    #: script's calls and the rendered forms do (``Workload.key``).
+    keyed: bool = False
 
 
 CONTENDERS = (
     Contender("view", "hand-written view (JSON)", HANDWRITTEN, "json", "/todos"),
     Contender("smorest", "flask-smorest (JSON)", SMOREST, "json", "/todos"),
     Contender("action", "action, JSON call", ACTIONS, "action-json", "/"),
+    Contender(
+        "action_keyed", "action, call with its key", ACTIONS, "action-json", "/", True
+    ),
     Contender("action_form", "action, plain form cycle", ACTIONS, "action-form", "/"),
     Contender(
         "view_form", "hand-written form cycle", HANDWRITTEN, "form-cycle", "/form"
@@ -59,6 +65,8 @@ class Browser:
     cookies: dict[str, str]
     csrf: str | None
     ref: str | None
+    #: The signed part of the form's submission key (``None``: it has none).
+    key_prefix: str | None = None
 
 
 def visit(port: int, path: str = "/") -> Browser:
@@ -78,7 +86,10 @@ def visit(port: int, path: str = "/") -> Browser:
         conn.close()
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)
     ref = re.search(r'name="_action" value="([^"]+)"', html)
-    return Browser(cookies, csrf and csrf.group(1), ref and ref.group(1))
+    key = re.search(r'name="_submission" value="([^"]+)\.\d+"', html)
+    return Browser(
+        cookies, csrf and csrf.group(1), ref and ref.group(1), key and key.group(1)
+    )
 
 
 def workload(contender: Contender, port: int) -> Workload:
@@ -106,6 +117,9 @@ def workload(contender: Contender, port: int) -> Workload:
             assert browser.ref, "the actions page rendered no _action field"
             fields["_action"] = browser.ref
         body = urlencode(fields)
+    key = ""
+    if contender.keyed:  # a form's key as the page has it (none: keys off)
+        key = "header" if contender.kind == "action-json" else browser.key_prefix or ""
     return Workload(
         name=contender.key,
         port=port,
@@ -114,6 +128,7 @@ def workload(contender: Contender, port: int) -> Workload:
         body=body,
         cookies=browser.cookies,
         cycle=contender.kind in ("action-form", "form-cycle"),
+        key=key,
     )
 
 

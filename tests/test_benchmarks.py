@@ -212,6 +212,58 @@ def test_load_generators_count_successful_form_cycles(use_wrk: bool) -> None:
     assert measured.errors == 0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("use_wrk", [True, False], ids=["wrk", "python"])
+@pytest.mark.parametrize("kind", ["call", "form"])
+def test_load_generators_send_each_submission_with_a_key_of_its_own(
+    use_wrk: bool, kind: str, tmp_path: t.Any
+) -> None:
+    """The keyed rows of ``make bench`` measure first submissions: every key
+    the generators send is claimed (sent again with other values, it is
+    refused as already sent), and no two connections share one."""
+    if use_wrk and load.WRK is None:
+        pytest.skip("wrk is not installed")
+    from benchmarks.bench_idempotency import HTTP_KINDS
+
+    contender = dict(HTTP_KINDS)[
+        "call (JSON)" if kind == "call" else "no-JS submit (cycle)"
+    ]
+    env = {"BENCH_IDEMPOTENCY_PATH": str(tmp_path / "keys")}
+    with Server(contender.app, workers=1, env=env) as server:
+        work = throughput.workload(contender, server.port)
+        assert work.key == "header" if kind == "call" else "." not in work.key
+        measured = load.run(work, 1, 2, use_wrk=use_wrk)
+        assert measured.units > 2 and measured.errors == 0
+
+        def send_again(number: int) -> int:
+            headers, body = load._keyed(work, number)
+            body = body.replace("milk", "tea")
+            raw = load._request(server.port, "POST", "/", headers, work.cookies, body)
+            return load._exchange(server.port, raw)[0]
+
+        # The second key of either connection was sent; a key of a third was not.
+        assert send_again(100_000_002) == 422
+        assert send_again(200_000_002) == 422
+        assert send_again(300_000_001) == (200 if kind == "call" else 303)
+
+
+def test_the_keys_http_report_compares_time_per_request() -> None:
+    """Fewer requests per second with keys is a ratio above 1 (time per
+    request, as in process), and misses the target past 1.10."""
+    from benchmarks.bench_idempotency import report_http
+
+    rates = {
+        ("call (JSON)", "off"): [100.0, 110.0],
+        ("call (JSON)", "embedded"): [80.0, 88.0],
+        ("no-JS submit (cycle)", "off"): [50.0, 40.0],
+        ("no-JS submit (cycle)", "embedded"): [50.0, 40.0],
+    }
+    lines = report_http(rates, "title")
+    assert "1.25x  1.25 to 1.25" in lines[3]
+    assert "1.00x  1.00 to 1.00" in lines[5]
+    assert lines[-1].endswith("NOT met on: call (JSON)")
+
+
 def test_the_render_report_holds_both_targets() -> None:
     from benchmarks import render as render_bench
     from benchmarks import report

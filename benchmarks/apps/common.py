@@ -38,8 +38,16 @@ TRUSTED_HOSTS = ["127.0.0.1", "localhost"]
 
 
 def config(csrf: bool | None = None) -> dict[str, t.Any]:
+    """The settings every contender gets; ``BENCH_IDEMPOTENCY=0`` turns
+    submission keys off, ``BENCH_IDEMPOTENCY_PATH`` and
+    ``BENCH_IDEMPOTENCY_REDIS_URL`` say where they live (the benchmark of
+    keys over HTTP, :mod:`benchmarks.bench_idempotency`)."""
+    env = os.environ
     return {
         "SECRET_KEY": SECRET_KEY,
         "WTF_CSRF_ENABLED": csrf_enabled(csrf),
         "TRUSTED_HOSTS": TRUSTED_HOSTS,
+        "ACTIONS_IDEMPOTENCY": env.get("BENCH_IDEMPOTENCY", "1") != "0",
+        "ACTIONS_IDEMPOTENCY_PATH": env.get("BENCH_IDEMPOTENCY_PATH") or None,
+        "ACTIONS_IDEMPOTENCY_REDIS_URL": env.get("BENCH_IDEMPOTENCY_REDIS_URL") or None,
     }
