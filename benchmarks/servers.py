@@ -89,6 +89,25 @@ class Server:
                 self._process.kill()
                 self._process.wait()
 
+    def cpu_seconds(self) -> float | None:
+        """The CPU time (user and system) the server's workers have used so
+        far, from ``/proc`` (``None`` where there is none): a worker that
+        a round's requests ran in is never replaced mid-run, so the
+        difference over a round is what serving them cost the server."""
+        try:
+            with open(
+                f"/proc/{self._process.pid}/task/{self._process.pid}/children"
+            ) as f:
+                workers = [int(pid) for pid in f.read().split()]
+            total = 0
+            for pid in workers:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            return None
+        return total / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self) -> Server:
         return self
 
