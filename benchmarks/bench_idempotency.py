@@ -348,20 +348,23 @@ def measure_http(
     try:
         for store, env in stores.items():
             servers[store] = Server(ACTIONS, env=env)
-        works = {
-            (kind, store): workload(contender, server.port)
+        contenders = {
+            (kind, store): contender
             for kind, contender in HTTP_KINDS
-            for store, server in servers.items()
+            for store in servers
         }
-        for work in works.values():  # imports, the table's first opening
+        for kind, store in contenders:  # imports, the table's first opening
+            work = workload(contenders[(kind, store)], servers[store].port)
             load.run(work, 1, connections, use_wrk=use_wrk)
-        figures = HTTPFigures({k: [] for k in works}, {k: [] for k in works})
-        order = list(works)
+        order = list(contenders)
+        figures = HTTPFigures({k: [] for k in order}, {k: [] for k in order})
         for r in range(rounds):
             for key in order[r % len(order) :] + order[: r % len(order)]:
                 server = servers[key[1]]
+                # The page again: its keys were not sent (each run's are new).
+                work = workload(contenders[key], server.port)
                 before = server.cpu_seconds()
-                measure = load.run(works[key], duration, connections, use_wrk=use_wrk)
+                measure = load.run(work, duration, connections, use_wrk=use_wrk)
                 after = server.cpu_seconds()
                 if measure.errors:
                     raise RuntimeError(f"{key}: {measure.errors} requests went wrong")

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import multiprocessing
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -37,8 +38,11 @@ class Workload:
     cycle: bool = False
     #: A submission key not sent before with every POST, as a browser makes
     #: them: ``"header"``, an ``Idempotency-Key`` header (the script's
-    #: calls); else the signed prefix of the page's form key, sent as the
-    #: ``_submission`` field with a counter of its own (``""``: no key).
+    #: calls) naming the run, the connection and a count; else the signed
+    #: prefix of the page's form key, sent as the ``_submission`` field with
+    #: the connection's count (``""``: no key). A page's prefix serves one
+    #: run only (:func:`run` refuses it again: its counts would repeat, and
+    #: the server would answer replays); visit the page again for the next.
     key: str = ""
 
 
@@ -48,6 +52,8 @@ class Measure:
     rate: float
     errors: int
     units: int
+    #: The name of the run, in the header keys it sent.
+    run: str = ""
 
 
 def _lua_str(value: str) -> str:
@@ -77,6 +83,7 @@ local post_body = %(body)s
 local cycle = %(cycle)s
 local jar = %(cookies)s
 local key = %(key)s
+local run = %(run)s
 local sent = 0
 local state = 0
 local location = "/"
@@ -100,7 +107,7 @@ request = function()
       -- Unique across threads: each thread counts in its own range.
       local n = string.format("%%d", id * 100000000 + sent)
       if key == "header" then
-        h["Idempotency-Key"] = "bench-" .. n
+        h["Idempotency-Key"] = "bench-" .. run .. "-" .. n
       else
         body = body .. "&_submission=" .. key .. "." .. n
       end
@@ -154,7 +161,7 @@ end
 """
 
 
-def lua_script(work: Workload) -> str:
+def lua_script(work: Workload, run: str = "") -> str:
     return _LUA % {
         "path": _lua_str(work.path),
         "headers": _lua_table(work.headers),
@@ -162,14 +169,17 @@ def lua_script(work: Workload) -> str:
         "cycle": "true" if work.cycle else "false",
         "cookies": _lua_table(work.cookies),
         "key": _lua_str(work.key),
+        "run": _lua_str(run),
     }
 
 
-def run_wrk(work: Workload, duration: float, connections: int) -> Measure:
+def run_wrk(
+    work: Workload, duration: float, connections: int, run: str = ""
+) -> Measure:
     """Run wrk with one connection per thread (a cycle's steps stay in order)."""
     assert WRK is not None
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua_script(work))
+        f.write(lua_script(work, run))
         script = f.name
     try:
         proc = subprocess.run(
@@ -199,7 +209,7 @@ def run_wrk(work: Workload, duration: float, connections: int) -> Measure:
         * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[elapsed.group(2)]
     )
     good, bad, socket_errors = (int(x) for x in found.groups())
-    return Measure(good / seconds, bad + socket_errors, good)
+    return Measure(good / seconds, bad + socket_errors, good, run)
 
 
 # -- Python fallback -----------------------------------------------------------
@@ -247,22 +257,23 @@ def _request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
-def _keyed(work: Workload, number: int) -> tuple[dict[str, str], str]:
-    """The POST's headers and body with the key of its ``number``."""
+def _keyed(work: Workload, number: int, run: str = "") -> tuple[dict[str, str], str]:
+    """The POST's headers and body with the key of its ``number`` (in
+    ``run``, for a header's key)."""
     if work.key == "header":
-        return {**work.headers, "Idempotency-Key": f"bench-{number}"}, work.body
+        return {**work.headers, "Idempotency-Key": f"bench-{run}-{number}"}, work.body
     if work.key:
         return work.headers, f"{work.body}&_submission={work.key}.{number}"
     return work.headers, work.body
 
 
-def _worker(work: Workload, index: int, deadline: float, out: t.Any) -> None:
+def _worker(work: Workload, run: str, index: int, deadline: float, out: t.Any) -> None:
     good = bad = 0
     jar = dict(work.cookies)
     numbers = itertools.count(index * 100_000_000 + 1)
     while time.monotonic() < deadline:
         try:
-            headers, body = _keyed(work, next(numbers))
+            headers, body = _keyed(work, next(numbers), run)
             status, headers = _exchange(
                 work.port, _request(work.port, "POST", work.path, headers, jar, body)
             )
@@ -295,7 +306,9 @@ def _worker(work: Workload, index: int, deadline: float, out: t.Any) -> None:
     out.put((good, bad))
 
 
-def run_python(work: Workload, duration: float, connections: int) -> Measure:
+def run_python(
+    work: Workload, duration: float, connections: int, run: str = ""
+) -> Measure:
     """A load generator in Python: one process per connection. Slower than
     wrk (it competes for the CPU), so its figures are lower bounds."""
     ctx = multiprocessing.get_context("fork")
@@ -303,7 +316,7 @@ def run_python(work: Workload, duration: float, connections: int) -> Measure:
     start = time.monotonic()
     deadline = start + duration
     procs = [
-        ctx.Process(target=_worker, args=(work, i + 1, deadline, out))
+        ctx.Process(target=_worker, args=(work, run, i + 1, deadline, out))
         for i in range(connections)
     ]
     for p in procs:
@@ -314,12 +327,28 @@ def run_python(work: Workload, duration: float, connections: int) -> Measure:
     elapsed = time.monotonic() - start
     good = sum(r[0] for r in results)
     bad = sum(r[1] for r in results)
-    return Measure(good / elapsed, bad, good)
+    return Measure(good / elapsed, bad, good, run)
+
+
+#: The form key prefixes sent by a run of this process (:attr:`Workload.key`).
+_sent_prefixes: set[str] = set()
 
 
 def run(
     work: Workload, duration: float, connections: int, *, use_wrk: bool = True
 ) -> Measure:
+    """Drive ``work`` for ``duration`` seconds over ``connections``; every
+    key it sends is new (a header's names this run, a form's prefix is
+    refused a second time)."""
+    if work.key and work.key != "header":
+        if work.key in _sent_prefixes:
+            raise ValueError(
+                f"{work.name}: this page's submission keys were sent by an earlier"
+                " run, and would be answered as replays: visit the page again"
+                " (throughput.workload) for a run of first submissions."
+            )
+        _sent_prefixes.add(work.key)
+    name = secrets.token_hex(4)
     if use_wrk and WRK is not None:
-        return run_wrk(work, duration, connections)
-    return run_python(work, duration, connections)
+        return run_wrk(work, duration, connections, name)
+    return run_python(work, duration, connections, name)

@@ -216,35 +216,52 @@ def test_load_generators_count_successful_form_cycles(use_wrk: bool) -> None:
 @pytest.mark.parametrize("use_wrk", [True, False], ids=["wrk", "python"])
 @pytest.mark.parametrize("kind", ["call", "form"])
 def test_load_generators_send_each_submission_with_a_key_of_its_own(
-    use_wrk: bool, kind: str, tmp_path: t.Any
+    use_wrk: bool, kind: str, redis_server: t.Any
 ) -> None:
     """The keyed rows of ``make bench`` measure first submissions: every key
-    the generators send is claimed (sent again with other values, it is
-    refused as already sent), and no two connections share one."""
+    the generators send is new, within a run, across connections and from
+    one run to the next (a run sending keys an earlier one sent would be
+    answered with replays). Counted in the store: a key per submission."""
     if use_wrk and load.WRK is None:
         pytest.skip("wrk is not installed")
+    import redis
+
     from benchmarks.bench_idempotency import HTTP_KINDS
 
-    contender = dict(HTTP_KINDS)[
-        "call (JSON)" if kind == "call" else "no-JS submit (cycle)"
-    ]
-    env = {"BENCH_IDEMPOTENCY_PATH": str(tmp_path / "keys")}
-    with Server(contender.app, workers=1, env=env) as server:
-        work = throughput.workload(contender, server.port)
-        assert work.key == "header" if kind == "call" else "." not in work.key
-        measured = load.run(work, 1, 2, use_wrk=use_wrk)
-        assert measured.units > 2 and measured.errors == 0
+    label = "call (JSON)" if kind == "call" else "no-JS submit (cycle)"
+    contender = dict(HTTP_KINDS)[label]
+    env = {"BENCH_IDEMPOTENCY_REDIS_URL": redis_server.url}
+    with (
+        Server(contender.app, workers=1, env=env) as server,
+        redis.Redis.from_url(redis_server.url) as client,
+    ):
+        units = 0
+        for _ in range(2):
+            work = throughput.workload(contender, server.port)
+            assert work.key == "header" if kind == "call" else "." not in work.key
+            measured = load.run(work, 1, 2, use_wrk=use_wrk)
+            assert measured.units > 2 and measured.errors == 0
+            units += measured.units
+        stored = len(list(client.scan_iter(match="*submission:*", count=1000)))
+        # Beyond the units counted: a request per connection in flight when
+        # a run ends, and wrk's own request before each run. Below: wrk
+        # sends a request again, key and all, on the rare connection that
+        # gunicorn closed under it (a replay, one in hundreds). Keys
+        # repeated from one run to the next would leave half as many.
+        assert units * 0.99 <= stored <= units + 2 * 2 * 2
 
-        def send_again(number: int) -> int:
-            headers, body = load._keyed(work, number)
-            body = body.replace("milk", "tea")
-            raw = load._request(server.port, "POST", "/", headers, work.cookies, body)
-            return load._exchange(server.port, raw)[0]
+        # A key of this run, sent again with other values: already sent.
+        headers, body = load._keyed(work, 200_000_002, measured.run)
+        body = body.replace("milk", "tea")
+        raw = load._request(server.port, "POST", "/", headers, work.cookies, body)
+        assert load._exchange(server.port, raw)[0] == 422
 
-        # The second key of either connection was sent; a key of a third was not.
-        assert send_again(100_000_002) == 422
-        assert send_again(200_000_002) == 422
-        assert send_again(300_000_001) == (200 if kind == "call" else 303)
+
+def test_a_page_s_form_keys_serve_one_run() -> None:
+    work = load.Workload("form", 1, "/", {}, "", {}, cycle=True, key="AbC123")
+    load._sent_prefixes.add(work.key)
+    with pytest.raises(ValueError, match="visit the page again"):
+        load.run(work, 1, 1)
 
 
 def test_the_keys_http_report_compares_time_per_request() -> None:
