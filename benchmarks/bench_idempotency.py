@@ -409,8 +409,8 @@ def report_http(figures: HTTPFigures, title: str) -> list[str]:
     within = f"beyond 10% on: {', '.join(missed)}" if missed else "within 10% on each"
     lines.append(
         f"Embedded against keys off over HTTP: {within}. The target is held"
-        " against the in-process table, which finds the larger cost (the two"
-        " disagree: docs/idempotency.md, Cost)"
+        " against the in-process table: the same microseconds there weigh"
+        " against the app's own time, here against the server's too"
     )
     return lines
 
