@@ -213,6 +213,7 @@ def test_load_generators_count_successful_form_cycles(use_wrk: bool) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.redis
 @pytest.mark.parametrize("use_wrk", [True, False], ids=["wrk", "python"])
 @pytest.mark.parametrize("kind", ["call", "form"])
 def test_load_generators_send_each_submission_with_a_key_of_its_own(
