@@ -333,7 +333,16 @@ class Table:
         other process did first) or put it in place of the old one. Every
         page is written (66 MiB for the default size, once): no later write
         makes the file system allocate a block, which costs several times
-        what the write does, nor can fail for want of space."""
+        what the write does, nor can fail for want of space.
+
+        One page per write: a larger write makes the page cache keep the
+        file in large folios (Linux 6.x, ext4 and others), and then every
+        first write to a page since the system wrote the file out (a fault,
+        for a claim of every eighth slot when its ring comes back) makes the
+        file system walk the whole folio: about 40 µs inside a request,
+        where a page of its own costs a few (``docs/idempotency.md``). Pages
+        read back from the disk later come in the read-ahead's folios, which
+        cost as little."""
         folder = os.path.dirname(self.path)
         if folder:
             os.makedirs(folder, exist_ok=True)
@@ -342,7 +351,7 @@ class Table:
         try:
             try:
                 size = _file_size(self.slots)
-                zeros = bytes(min(size, 1 << 20))
+                zeros = bytes(PAGE)
                 for offset in range(0, size, len(zeros)):
                     os.pwrite(fd, zeros[: size - offset], offset)
                 head = _HEADER.pack(_MAGIC, _VERSION, SLOT_SIZE, BUCKET, self.slots)
