@@ -156,21 +156,28 @@ class _Sender:
         else:
             self.headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.counter = itertools.count(10**8)
+        # Built once: a request's environ is a copy of it with its own body
+        # and key, so that what is timed is the app's work, not the making
+        # of the request (EnvironBuilder alone costs about 36 µs).
+        self.environ = EnvironBuilder(
+            path="/", method="POST", headers=Headers(self.headers)
+        ).get_environ()
+        # The page's own key is replaced by one per request (URL-safe: a
+        # prefix in base64url, a dot and digits).
+        others = {k: v for k, v in self.fields.items() if k != "_submission"}
+        self.form = urlencode(others).encode()
 
     def __call__(self) -> None:
         n = next(self.counter)
-        headers = dict(self.headers)
+        environ = dict(self.environ)
         if self.kind == "call":
-            headers["Idempotency-Key"] = f"bench-{n}"
+            environ["HTTP_IDEMPOTENCY_KEY"] = f"bench-{n}"
             body = b'{"item": "tea"}'
+        elif self.key_prefix:
+            body = self.form + f"&_submission={self.key_prefix}.{n}".encode()
         else:
-            fields = dict(self.fields)
-            if self.key_prefix:
-                fields["_submission"] = f"{self.key_prefix}.{n}"
-            body = urlencode(fields).encode()
-        environ = EnvironBuilder(
-            path="/", method="POST", headers=Headers(headers), data=body
-        ).get_environ()
+            body = self.form
+        environ["CONTENT_LENGTH"] = str(len(body))
         environ["wsgi.input"] = io.BytesIO(body)
         seen: list[str] = []
 

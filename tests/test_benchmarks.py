@@ -265,6 +265,33 @@ def test_a_page_s_form_keys_serve_one_run() -> None:
         load.run(work, 1, 1)
 
 
+@pytest.mark.parametrize("kind", ["form", "enhanced", "call"])
+def test_in_process_requests_each_claim_a_key_of_their_own(
+    kind: str, tmp_path: t.Any
+) -> None:
+    """The in-process table times first submissions: every request of a
+    sender runs the action (none is answered as a duplicate), and the key
+    it sent is then known to the store."""
+    from benchmarks import bench_idempotency
+    from flask_actions import idempotency
+
+    app = bench_idempotency._app({"ACTIONS_IDEMPOTENCY_PATH": str(tmp_path / "k")})
+    send = bench_idempotency._Sender(app, kind)
+    store = idempotency._state(app).keeper.store(app)
+    settled = []
+    finish = store.finish
+
+    def counted(key: bytes, *args: t.Any) -> None:
+        settled.append(key)
+        finish(key, *args)
+
+    store.finish = counted  # type: ignore[method-assign]
+    for _ in range(20):
+        send()
+    assert len(set(settled)) == 20
+    assert all(store.lookup(key) is not None for key in settled)
+
+
 def test_the_keys_http_report_compares_time_per_request() -> None:
     """Fewer requests per second with keys is a ratio above 1 (time per
     request, as in process), said to be beyond 10% past 1.10."""
