@@ -393,38 +393,14 @@ def claim(
         return _store_down(app, action, submission)
     fingerprint = _fingerprint(action, submission)
     owner = _owner_base + next(_owner_count).to_bytes(8, "big")
-    config = app.config
-    lease = float(config["ACTIONS_IDEMPOTENCY_LEASE"])
+    lease = float(app.config["ACTIONS_IDEMPOTENCY_LEASE"])
     try:
         store = keeper.store(app)
         record = store.claim(key, fingerprint, owner, lease)
-        # Only a duplicate goes on: the first request claimed, and runs.
-        deadline = time.monotonic() + float(config["ACTIONS_IDEMPOTENCY_WAIT"])
-        pause = 0.01
-        while record is not None:
-            if not hmac.compare_digest(record.fingerprint, fingerprint):
-                return _failure(
-                    action,
-                    submission,
-                    422,
-                    "This form was already sent, with other values. Check the"
-                    " page; to send these values as well, send the form again.",
-                )
-            if record.outcome is not None:
-                return replay.decode(app, action, submission, record.outcome)
-            if time.monotonic() >= deadline:
-                return _failure(
-                    action,
-                    submission,
-                    409,
-                    "This form is still being sent. Wait a moment, then reload"
-                    " the page to see whether it went through.",
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
-            record = store.lookup(key)
-            if record is None:  # released (it failed) or its lease ran out
-                record = store.claim(key, fingerprint, owner, lease)
+        if record is not None:  # a duplicate: the first request claimed
+            return _duplicate(
+                app, action, submission, Ticket(key, owner, fingerprint), record
+            )
     except claims.Busy as e:
         logger.warning("A submission of %s was not protected: %s", action.name, e)
         return _store_down(app, action, submission)
@@ -433,6 +409,54 @@ def claim(
         return _store_down(app, action, submission)
     keeper.answered()
     return Ticket(key, owner, fingerprint)
+
+
+def _duplicate(
+    app: Flask,
+    action: Action[t.Any, t.Any],
+    submission: Submission,
+    ticket: Ticket,
+    record: claims.Record,
+) -> Ticket | ActionResult | None:
+    """What a request whose key another one claimed gets: that one's
+    outcome (waited for while it runs, at most ``ACTIONS_IDEMPOTENCY_WAIT``
+    seconds), a refusal, or the claim itself when the other one let go.
+
+    :raises claims.StoreUnavailable: the store failed meanwhile.
+    """
+    key, owner, fingerprint = ticket
+    config = app.config
+    lease = float(config["ACTIONS_IDEMPOTENCY_LEASE"])
+    store = _state(app).keeper.store(app)
+    deadline = time.monotonic() + float(config["ACTIONS_IDEMPOTENCY_WAIT"])
+    pause = 0.01
+    found: claims.Record | None = record
+    while found is not None:
+        if not hmac.compare_digest(found.fingerprint, fingerprint):
+            return _failure(
+                action,
+                submission,
+                422,
+                "This form was already sent, with other values. Check the"
+                " page; to send these values as well, send the form again.",
+            )
+        if found.outcome is not None:
+            return replay.decode(app, action, submission, found.outcome)
+        if time.monotonic() >= deadline:
+            return _failure(
+                action,
+                submission,
+                409,
+                "This form is still being sent. Wait a moment, then reload"
+                " the page to see whether it went through.",
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+        found = store.lookup(key)
+        if found is None:  # released (it failed) or its lease ran out
+            found = store.claim(key, fingerprint, owner, lease)
+    _state(app).keeper.answered()
+    return ticket
 
 
 def settle(
