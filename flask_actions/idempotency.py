@@ -417,7 +417,7 @@ def _duplicate(
     submission: Submission,
     ticket: Ticket,
     record: claims.Record,
-) -> Ticket | ActionResult | None:
+) -> Ticket | ActionResult:
     """What a request whose key another one claimed gets: that one's
     outcome (waited for while it runs, at most ``ACTIONS_IDEMPOTENCY_WAIT``
     seconds), a refusal, or the claim itself when the other one let go.
