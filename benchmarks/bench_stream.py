@@ -46,7 +46,7 @@ def _app() -> Flask:
         return {"events": 1}
 
     @bp.action
-    def stream(count: int = 1000) -> t.Iterator[Progress]:
+    def stream(count: int = 1000) -> t.Generator[Progress, None, dict[str, int]]:
         for done in range(1, count + 1):
             yield Progress(done, count)
         return {"events": count}
@@ -59,6 +59,12 @@ def _app() -> Flask:
     ActionExtension(app)
     app.register_blueprint(bp)
     return app
+
+
+def _chunks(response: t.Any) -> t.Iterator[bytes]:
+    """The body of an unbuffered test response, chunk by chunk."""
+    for chunk in response.response:
+        yield chunk if isinstance(chunk, bytes) else chunk.encode()
 
 
 class _Client:
@@ -98,7 +104,7 @@ class _Client:
         headers = self.headers("stream", count)
         started = time.perf_counter()
         response = self.client.post("/", json={}, headers=headers, buffered=False)
-        for chunk in response.response:
+        for chunk in _chunks(response):
             if chunk.startswith(b"event: progress"):
                 elapsed = time.perf_counter() - started
                 break
@@ -111,7 +117,7 @@ class _Client:
         response = self.client.post("/", json={}, headers=headers, buffered=False)
         events = 0
         last = b""
-        for chunk in response.response:
+        for chunk in _chunks(response):
             events += chunk.startswith(b"event: progress")
             last = chunk
         elapsed = time.perf_counter() - started

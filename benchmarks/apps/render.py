@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from flask import current_app
 from flask import Flask
 from flask import render_template
@@ -59,7 +61,7 @@ class Ready:
     @no_template_context
     def button(self, target: BoundAction, label: str) -> Markup:
         if self.markup is None:
-            macros = current_app.jinja_env.globals["_flask_actions"]
+            macros: t.Any = current_app.jinja_env.globals["_flask_actions"]
             self.markup = macros.button(target, label)
         return self.markup
 
