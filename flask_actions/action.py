@@ -135,6 +135,9 @@ class Action(t.Generic[P, R]):
         self._signature: inspect.Signature | None = None
         #: Counts of bound arguments already found to fit (checked per request).
         self._fitting_counts: set[int] = set()
+        #: Whether the log was told which fields this action, without a
+        #: schema, ignored (:meth:`unread_fields`; said once).
+        self.hinted = schema is not None
 
     def __repr__(self) -> str:
         return f"<Action {self.name!r}>"
@@ -230,6 +233,23 @@ class Action(t.Generic[P, R]):
                 f" ({needs}): {e}"
             ) from None
         self._fitting_counts.add(count)
+
+    def unread_fields(self, payload: t.Mapping[str, t.Any], bound: int) -> list[str]:
+        """The fields of ``payload`` that name parameters of a function
+        without a schema, after its ``bound`` bound arguments: it never gets
+        them (without a schema an action receives its bound arguments
+        only), which is seldom what its author meant."""
+        if self._signature is None:
+            try:
+                self._signature = inspect.signature(self.func)
+            except (TypeError, ValueError):  # builtins, odd callables
+                return []
+        named = (
+            p.name
+            for p in list(self._signature.parameters.values())[bound:]
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
+        return [name for name in named if name in payload]
 
 
 class BoundAction:

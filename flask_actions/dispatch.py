@@ -384,6 +384,8 @@ def invoke(
         if action.schema is not None:
             schema = messages.translated_schema(action.schema)
             call_args = (*call_args, schema.load(submission.payload))
+        elif not action.hinted and submission.payload:
+            _hint_unread(action, submission)
         if action_started.receivers:
             action_started.send(
                 app, action=action, args=submission.args, _async_wrapper=app.ensure_sync
@@ -415,6 +417,26 @@ def invoke(
     result = _after_hooks(app, entry, result)
     _announce(app, action, result, exception)
     return result, effects, passthrough
+
+
+def _hint_unread(action: Action[t.Any, t.Any], submission: Submission) -> None:
+    """Tell the developer, once per action, that fields named like its
+    parameters never reach a function declared without a schema."""
+    unread = action.unread_fields(submission.payload, len(submission.args))
+    if not unread:
+        return
+    action.hinted = True
+    fields = ", ".join(repr(name) for name in unread)
+    logger.warning(
+        "Action %s has no schema, so the submitted field(s) %s did not reach its"
+        " parameter(s) of the same name: without a schema an action receives its"
+        " bound arguments only. To receive the fields, declare a schema, for"
+        " example @bp.action(schema={%s}), and take the loaded data as the last"
+        " argument (docs/actions.md).",
+        action.name,
+        fields,
+        ", ".join(f"{name!r}: fields.Str()" for name in unread),
+    )
 
 
 def _recover(

@@ -459,3 +459,55 @@ def test_a_recoverable_rejection_runs_no_before_action_hook_nor_the_action(
         ("action_failed", "CSRFTokenInvalid"),
         "before_request",  # the page re-rendered, as its own GET would be
     ]
+
+
+def test_an_action_without_a_schema_says_once_in_the_log_which_fields_it_ignored(
+    make_app: t.Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The trap a user fell into: `def add(text="")` and no schema, so every
+    # note was saved empty. The function still gets no payload (documented),
+    # but the developer is told why, once, in the log.
+    bp = ActionBlueprint("notes", __name__)
+    saved: list[str] = []
+
+    @bp.action
+    def add(text: str = "") -> None:
+        saved.append(text)
+
+    @bp.action
+    def archive(note_id: int) -> None:
+        saved.append(f"archived {note_id}")
+
+    client = make_app(bp).test_client()
+    with caplog.at_level(logging.WARNING, logger="flask_actions"):
+        call(client, add, {"text": "buy milk"})
+        call(client, add, {"text": "buy tea"})
+        # A field that names no parameter (a nested button's outer form):
+        # nothing to say.
+        call(client, archive.bind(3), {"title": "kept"})
+    assert saved == ["", "", "archived 3"]
+    hints = [r.getMessage() for r in caplog.records if "schema" in r.getMessage()]
+    assert len(hints) == 1, hints
+    assert "notes.add" in hints[0] and "'text'" in hints[0]
+    levels = [r.levelno for r in caplog.records if "schema" in r.getMessage()]
+    assert levels == [logging.WARNING]
+
+
+def test_an_action_with_a_schema_or_no_fields_logs_no_hint(
+    make_app: t.Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    bp = ActionBlueprint("notes", __name__)
+
+    @bp.action(schema={"text": fields.Str()})
+    def add(data: dict[str, str]) -> None:
+        pass
+
+    @bp.action
+    def clear(text: str = "") -> None:
+        pass
+
+    client = make_app(bp).test_client()
+    with caplog.at_level(logging.DEBUG, logger="flask_actions"):
+        call(client, add, {"text": "buy milk"})
+        call(client, clear, {})
+    assert not [r for r in caplog.records if "schema" in r.getMessage()]
