@@ -500,19 +500,41 @@ class RedisStore:
                 " pip install 'flask-server-actions[cache]' (or redis)."
             ) from None
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        self.client = redis.Redis.from_url(
+        self._no_script: type[Exception] = redis.exceptions.NoScriptError
+        self.pool = redis.ConnectionPool.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=0,
         )
         self.prefix = prefix.encode()
-        self._settle = self.client.register_script(_SETTLE)
+        self._settle_sha = hashlib.sha1(_SETTLE.encode()).hexdigest()
+        self._local = threading.local()
 
-    def _call(self, method: t.Callable[..., t.Any], *args: t.Any, **kw: t.Any) -> t.Any:
+    def _command(self, *args: t.Any) -> t.Any:
+        """Send one command on this thread's own connection and read its
+        answer.
+
+        A connection of its own per thread (made again after a fork) needs
+        no pool: redis-py's client takes one from its pool for each command,
+        looks whether it holds unread data (a system call), and records
+        metrics around it, which together cost more than the round trip to
+        a Redis on the same host. Any failure drops the connection, so that
+        no late answer is read as the next command's; the next command
+        connects again.
+        """
+        local = self._local
+        connection = getattr(local, "connection", None)
+        if connection is None or local.forks != slots.forks[0]:
+            connection = local.connection = self.pool.make_connection()
+            local.forks = slots.forks[0]
         try:
-            return method(*args, **kw)
+            connection.send_command(*args)
+            return connection.read_response()
+        except self._no_script:
+            raise
         except self._errors as e:
+            connection.disconnect()
             raise StoreUnavailable(f"Redis: {e}") from e
 
     def claim(
@@ -521,7 +543,7 @@ class RedisStore:
         name = self.prefix + key
         value = owner + fingerprint + b"R"
         for _ in range(3):
-            if self._call(self.client.set, name, value, nx=True, px=_ms(lease)):
+            if self._command("SET", name, value, "NX", "PX", _ms(lease)):
                 return None
             record = self.lookup(key)
             if record is not None:
@@ -529,7 +551,7 @@ class RedisStore:
         raise StoreUnavailable("Redis: a key expired three times while claimed")
 
     def lookup(self, key: bytes) -> Record | None:
-        raw = self._call(self.client.get, self.prefix + key)
+        raw = self._command("GET", self.prefix + key)
         if raw is None or len(raw) < _OWNER + _FINGERPRINT + 1:
             return None
         fingerprint = raw[_OWNER : _OWNER + _FINGERPRINT]
@@ -539,13 +561,19 @@ class RedisStore:
     def finish(
         self, key: bytes, owner: bytes, fingerprint: bytes, outcome: bytes, ttl: float
     ) -> None:
-        value = owner + fingerprint + b"D" + outcome
-        self._call(
-            self._settle, keys=[self.prefix + key], args=[owner, value, _ms(ttl)]
-        )
+        self._settle(key, owner, owner + fingerprint + b"D" + outcome, _ms(ttl))
 
     def release(self, key: bytes, owner: bytes) -> None:
-        self._call(self._settle, keys=[self.prefix + key], args=[owner, b"", 0])
+        self._settle(key, owner, b"", 0)
+
+    def _settle(self, key: bytes, owner: bytes, value: bytes, ttl: int) -> None:
+        """Run :data:`_SETTLE` by its digest; a server that does not know it
+        yet (new, restarted, its scripts flushed) gets its text once."""
+        args = (1, self.prefix + key, owner, value, ttl)
+        try:
+            self._command("EVALSHA", self._settle_sha, *args)
+        except self._no_script:
+            self._command("EVAL", _SETTLE, *args)
 
 
 def _ms(seconds: float) -> int:

@@ -193,3 +193,79 @@ def test_redis_killed_while_an_action_runs(
     assert answer[0].status_code == 303 and answer[0].location == "/orders/1"
     assert orders(app) == 1
     assert len(outage_warnings(caplog)) == 1
+
+
+def test_a_duplicate_is_answered_after_redis_forgot_its_scripts(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    # An outcome is kept by a Lua script run by its digest; a Redis that
+    # restarted or flushed its scripts is sent the script's text once.
+    import redis
+
+    app = make_shop(tmp_path, redis_server, "open")
+    client = app.test_client()
+    for item in ("tea", "cake"):
+        with redis.Redis(host="127.0.0.1", port=redis_server.port) as admin:
+            admin.script_flush()
+        form = order_form(client, item)
+        first = client.post("/", data=form, headers=ORIGIN)
+        second = client.post("/", data=form, headers=ORIGIN)
+        assert first.status_code == second.status_code == 303
+        assert first.location == second.location
+    assert orders(app) == 2
+
+
+def test_after_a_pause_redis_answers_each_command_with_its_own_answer(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    paused: t.Callable[[], None],
+) -> None:
+    # A command that timed out gets its answer late, when the server goes on:
+    # that answer must not be read as the next command's.
+    app = make_shop(tmp_path, redis_server, "open")
+    client = app.test_client()
+    client.post("/", data=order_form(client, "before"), headers=ORIGIN)
+    paused()
+    assert client.post("/", data=order_form(client), headers=ORIGIN).status_code == 303
+    pid = redis_server._process.pid  # type: ignore[union-attr]
+    os.kill(pid, signal.SIGCONT)
+    time.sleep(0.6)  # the retry interval
+    form = order_form(client, "after")
+    first = client.post("/", data=form, headers=ORIGIN)
+    second = client.post("/", data=form, headers=ORIGIN)
+    assert first.location == second.location == "/orders/3"
+    assert orders(app) == 3
+
+
+def test_a_process_forked_from_one_that_used_redis_has_its_own_answers(
+    redis_server: RedisServer,
+) -> None:
+    # A worker forked after the app's store talked to Redis (a preloaded app
+    # that served a request) must not share the parent's connection: both
+    # at once would read each other's answers.
+    from flask_actions.claims import RedisStore
+
+    store = RedisStore(redis_server.url, "fork-test:", timeout=5)
+    assert store.claim(b"k" * 24, b"f" * 32, b"o" * 16, 60) is None
+
+    def work(name: bytes) -> bool:
+        for n in range(300):
+            key = name + n.to_bytes(4, "big")
+            fingerprint = (name * 32)[:32]
+            if store.claim(key, fingerprint, b"o" * 16, 60) is not None:
+                return False
+            found = store.lookup(key)
+            if found is None or found.fingerprint != fingerprint:
+                return False
+        return True
+
+    pid = os.fork()
+    if pid == 0:  # the child: its verdict is its exit status
+        code = 1
+        try:
+            code = 0 if work(b"c") else 1
+        finally:
+            os._exit(code)
+    ours = work(b"p")
+    _, status = os.waitpid(pid, 0)
+    assert ours and os.waitstatus_to_exitcode(status) == 0
