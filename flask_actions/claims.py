@@ -509,25 +509,30 @@ class RedisStore:
         )
         self.prefix = prefix.encode()
         self._settle_sha = hashlib.sha1(_SETTLE.encode()).hexdigest()
-        self._local = threading.local()
+        #: Connections between commands, and the fork they belong to.
+        self._idle: list[t.Any] = []
+        self._forks = slots.forks[0]
 
     def _command(self, *args: t.Any) -> t.Any:
-        """Send one command on this thread's own connection and read its
-        answer.
+        """Send one command and read its answer, on a connection of the
+        store's own.
 
-        A connection of its own per thread (made again after a fork) needs
-        no pool: redis-py's client takes one from its pool for each command,
-        looks whether it holds unread data (a system call), and records
-        metrics around it, which together cost more than the round trip to
-        a Redis on the same host. Any failure drops the connection, so that
-        no late answer is read as the next command's; the next command
-        connects again.
+        The store keeps the connections that are not sending (as many as
+        commands ran at once), and a process forked from one that used them
+        makes its own. redis-py's client would take one from its pool for
+        each command, ask its socket whether it holds unread data (a system
+        call) and record metrics around it, which together cost more than
+        the round trip to a Redis on the same host. A failed command drops
+        its connection's socket, so that no late answer is read as the next
+        command's; the next command connects again.
         """
-        local = self._local
-        connection = getattr(local, "connection", None)
-        if connection is None or local.forks != slots.forks[0]:
-            connection = local.connection = self.pool.make_connection()
-            local.forks = slots.forks[0]
+        if self._forks != slots.forks[0]:  # the parent's sockets: not ours
+            self._idle, self._forks = [], slots.forks[0]
+        idle = self._idle
+        try:
+            connection = idle.pop()
+        except IndexError:
+            connection = self.pool.make_connection()
         try:
             connection.send_command(*args)
             return connection.read_response()
@@ -536,6 +541,8 @@ class RedisStore:
         except self._errors as e:
             connection.disconnect()
             raise StoreUnavailable(f"Redis: {e}") from e
+        finally:
+            idle.append(connection)
 
     def claim(
         self, key: bytes, fingerprint: bytes, owner: bytes, lease: float

@@ -269,3 +269,35 @@ def test_a_process_forked_from_one_that_used_redis_has_its_own_answers(
     ours = work(b"p")
     _, status = os.waitpid(pid, 0)
     assert ours and os.waitstatus_to_exitcode(status) == 0
+
+
+def test_requests_on_threads_of_their_own_share_a_few_connections(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    # Werkzeug's threaded server (and gevent's workers, where a thread is a
+    # greenlet) runs each request on a thread of its own: the store must not
+    # connect to Redis once per request.
+    import redis
+
+    app = make_shop(tmp_path, redis_server, "open")
+    client = app.test_client()
+    forms = [order_form(client, f"item {n}") for n in range(40)]
+
+    def connections() -> int:
+        with redis.Redis(host="127.0.0.1", port=redis_server.port) as admin:
+            return int(admin.info("stats")["total_connections_received"])
+
+    client.post("/", data=forms[0], headers=ORIGIN)  # the store's first
+    before = connections()
+    statuses: list[int] = []
+    for form in forms[1:]:
+        worker = threading.Thread(
+            target=lambda form=form: statuses.append(
+                client.post("/", data=form, headers=ORIGIN).status_code
+            )
+        )
+        worker.start()
+        worker.join(10)
+    # One more: the admin's own connection to read the count.
+    assert connections() - before <= 2
+    assert statuses == [303] * 39 and orders(app) == 40
