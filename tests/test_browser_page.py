@@ -518,9 +518,13 @@ def test_a_call_with_an_expired_token_is_sent_again_once(
     assert ok is True
     assert board.runs == {"move": 1}
     assert [p.headers["x-flask-actions"] for p in tab.posts] == ["call", "call"]
-    # The second one carries the token the refusal brought, now in the page.
-    token = tab.page.get_attribute("meta[name=csrf-token]", "content")
-    assert tab.posts[1].headers["x-csrftoken"] == token
+    # The second one carries the token the refusal brought. (Not the page's
+    # token now: the second answer's page renders one of its own, which is
+    # another when its second on the clock is another.)
+    refusal = tab.posts[0].response()
+    assert refusal is not None and refusal.status == 403
+    token = refusal.json()["csrf_token"]
+    assert token and tab.posts[1].headers["x-csrftoken"] == token
 
 
 def test_a_call_brings_the_fresh_token_to_every_form(tab: Tab, board: Board) -> None:
