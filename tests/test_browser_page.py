@@ -966,3 +966,73 @@ def test_a_button_or_form_that_asks_first(
         "fa:success move-form-2-doing",
         "fa:after #document",
     ]
+
+
+# --- A failure whose form the new page no longer has -------------------------------
+
+LIST = """\
+{% import "flask_actions/macros.html" as fa %}
+<!doctype html>
+<html><head><title>Tasks</title>{{ fa.script() }}</head>
+<body>
+  <h1>Tasks</h1>
+  <ul>
+  {%- for id, title in tasks.items() %}
+    <li id="task-{{ id }}">
+      {% call fa.form(action('tasks.rename').bind(id), id='rename-%d' % id) %}
+        <input id="title-{{ id }}" name="title" value="{{ fa.value('title', title) }}">
+        <button id="save-{{ id }}">Save</button>
+      {% endcall %}
+    </li>
+  {%- endfor %}
+  </ul>
+</body></html>
+"""
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_a_failure_whose_form_is_gone_still_says_why(
+    live_server: Callable[..., LiveServer],
+    browser_page: Callable[..., Page],
+    js: bool,
+) -> None:
+    # Another tab deleted the task this one renames: the action refuses, and
+    # the page sent back has no row (nor form) for it any more. The user is
+    # told why the row vanished, with JavaScript as without: at the top of
+    # the page.
+    from flask_actions import ActionError
+
+    tasks = {1: "Write tests", 2: "Fix bugs"}
+    bp = ActionBlueprint("tasks", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template("list.html", tasks=tasks)
+
+    @bp.action(schema={"title": fields.Str(required=True)})
+    def rename(task_id: int, data: dict[str, str]) -> None:
+        if task_id not in tasks:
+            raise ActionError("This task was deleted meanwhile.", status=409)
+        tasks[task_id] = data["title"]
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret for the task list " * 2)
+    app.jinja_loader = DictLoader({"list.html": LIST})
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    server = live_server(app)
+    tab = Tab(browser_page(js=js), server, js=js).open()
+    page = tab.page
+    page.fill("#title-1", "Write more tests")
+    del tasks[1]  # in another tab
+    page.click("#save-1")
+    alert = page.locator("[role=alert]")
+    alert.wait_for()
+    assert alert.count() == 1
+    assert alert.inner_text() == "This task was deleted meanwhile."
+    # Where the page without JavaScript shows it: first in the body.
+    assert page.evaluate(
+        "() => document.body.firstElementChild.getAttribute('role')"
+    ) == "alert"
+    assert page.locator("#task-1").count() == 0
+    assert page.input_value("#title-2") == "Fix bugs"

@@ -359,18 +359,22 @@
   // A failure's message goes to the form's own [data-fa-message] element,
   // else to the element its data-fa-message-target names, else to an element
   // the script puts right before the form (not inside: the form's own layout
-  // stays as it is). Success messages still on the page go away first.
+  // stays as it is), or first in the body when the new page has no such form
+  // (its row was deleted meanwhile), as the page without JavaScript shows it.
+  // Success messages still on the page go away first.
   function showMessage(form, text) {
-    if (!text || !form.isConnected || doc.body.textContent.includes(text)) return;
+    if (!text || doc.body.textContent.includes(text)) return;
     for (const success of doc.querySelectorAll('[data-fa-message][role=status]')) success.remove();
-    let box = form.querySelector('[data-fa-message]') || find(form.getAttribute('data-fa-message-target'));
+    const here = form.isConnected;
+    let box = (here && form.querySelector('[data-fa-message]')) || find(form.getAttribute('data-fa-message-target'));
     if (!box) {
       box = createdMessages.get(form);
       if (!box?.isConnected) {
         box = doc.createElement('div');
         box.setAttribute('role', 'alert');
         box.setAttribute('data-fa-message', '');
-        form.before(box);
+        if (here) form.before(box);
+        else doc.body.prepend(box);
         createdMessages.set(form, box);
       }
     }
