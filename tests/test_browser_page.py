@@ -1031,8 +1031,9 @@ def test_a_failure_whose_form_is_gone_still_says_why(
     assert alert.count() == 1
     assert alert.inner_text() == "This task was deleted meanwhile."
     # Where the page without JavaScript shows it: first in the body.
-    assert page.evaluate(
-        "() => document.body.firstElementChild.getAttribute('role')"
-    ) == "alert"
+    assert (
+        page.evaluate("() => document.body.firstElementChild.getAttribute('role')")
+        == "alert"
+    )
     assert page.locator("#task-1").count() == 0
     assert page.input_value("#title-2") == "Fix bugs"
