@@ -1037,3 +1037,48 @@ def test_a_failure_whose_form_is_gone_still_says_why(
     )
     assert page.locator("#task-1").count() == 0
     assert page.input_value("#title-2") == "Fix bugs"
+
+
+def test_a_button_outside_any_form_is_pointed_out_in_the_console(
+    live_server: Callable[..., LiveServer],
+    browser_page: Callable[..., Page],
+) -> None:
+    # HTML submits forms only: an fa.button with no form around it does
+    # nothing when clicked, with the script or without. The developer is
+    # told in the console; buttons in a form are not mentioned.
+    bp = ActionBlueprint("likes", __name__)
+    likes = collections.Counter[int]()
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template("likes.html")
+
+    @bp.action
+    def like(photo_id: int) -> None:
+        likes[photo_id] += 1
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret for the likes page " * 2)
+    app.jinja_loader = DictLoader(
+        {
+            "likes.html": """{% import "flask_actions/macros.html" as fa %}
+<!doctype html><html><head>{{ fa.script() }}</head><body>
+{{ fa.button(action('likes.like').bind(1), 'Like', id='stray') }}
+<form method="post">{{ fa.button(action('likes.like').bind(2), 'Like', id='kept') }}</form>
+</body></html>"""
+        }
+    )
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    page = browser_page()
+    warnings: list[t.Any] = []
+    page.on("console", lambda m: warnings.append(m) if m.type == "warning" else None)
+    page.goto(live_server(app).url + "/")
+    page.wait_for_function("() => window.FlaskActions !== undefined")
+    hints = [m for m in warnings if "outside any <form>" in m.text]
+    assert len(hints) == 1
+    assert hints[0].args[1].evaluate("button => button.id") == "stray"
+    page.click("#kept")
+    page.wait_for_function("() => !document.querySelector('[aria-busy]')")
+    page.click("#stray")
+    assert likes == {2: 1}

@@ -587,6 +587,11 @@
     submit(form, event.submitter);
   });
 
+  // A hint for the page's developer: HTML submits forms only, so a button
+  // outside any form does nothing when clicked, with this script or without.
+  for (const button of doc.querySelectorAll('[data-fa-button]'))
+    if (!button.form) console.warn('flask-actions: an fa.button outside any <form> does nothing (docs/templates.md)', button);
+
   // Coming back to this page from the history cache: nothing is in flight.
   addEventListener('pageshow', (event) => {
     if (event.persisted) for (const submission of [...submissions.values()]) setPending(submission, false);
