@@ -218,14 +218,12 @@ class Action(t.Generic[P, R]):
         """
         if count in self._fitting_counts:
             return
-        if self._signature is None:
-            try:
-                self._signature = inspect.signature(self.func)
-            except (TypeError, ValueError):  # builtins, odd callables
-                return
+        signature = self._signature_of()
+        if signature is None:
+            return
         extra = [None] if self.schema is not None else []
         try:
-            self._signature.bind(*([None] * count), *extra)
+            signature.bind(*([None] * count), *extra)
         except TypeError as e:
             needs = "bound arguments, then the payload" if extra else "bound arguments"
             raise TypeError(
@@ -239,17 +237,25 @@ class Action(t.Generic[P, R]):
         without a schema, after its ``bound`` bound arguments: it never gets
         them (without a schema an action receives its bound arguments
         only), which is seldom what its author meant."""
-        if self._signature is None:
-            try:
-                self._signature = inspect.signature(self.func)
-            except (TypeError, ValueError):  # builtins, odd callables
-                return []
+        signature = self._signature_of()
+        if signature is None:
+            return []
         named = (
             p.name
-            for p in list(self._signature.parameters.values())[bound:]
+            for p in list(signature.parameters.values())[bound:]
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         )
         return [name for name in named if name in payload]
+
+    def _signature_of(self) -> inspect.Signature | None:
+        """The function's signature, found once; ``None`` for a callable
+        that has none to tell (builtins, odd callables)."""
+        if self._signature is None:
+            try:
+                self._signature = inspect.signature(self.func)
+            except (TypeError, ValueError):
+                return None
+        return self._signature
 
 
 class BoundAction:

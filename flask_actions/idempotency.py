@@ -394,13 +394,14 @@ def claim(
     fingerprint = _fingerprint(action, submission)
     owner = _owner_base + next(_owner_count).to_bytes(8, "big")
     lease = float(app.config["ACTIONS_IDEMPOTENCY_LEASE"])
+    ticket = Ticket(key, owner, fingerprint)
     try:
         store = keeper.store(app)
         record = store.claim(key, fingerprint, owner, lease)
         if record is not None:  # a duplicate: the first request claimed
-            return _duplicate(
-                app, action, submission, Ticket(key, owner, fingerprint), record
-            )
+            answer = _duplicate(app, action, submission, store, lease, ticket, record)
+            if answer is not None:
+                return answer
     except claims.Busy as e:
         logger.warning("A submission of %s was not protected: %s", action.name, e)
         return _store_down(app, action, submission)
@@ -408,27 +409,27 @@ def claim(
         keeper.failed(app, e)
         return _store_down(app, action, submission)
     keeper.answered()
-    return Ticket(key, owner, fingerprint)
+    return ticket
 
 
 def _duplicate(
     app: Flask,
     action: Action[t.Any, t.Any],
     submission: Submission,
+    store: claims.Store,
+    lease: float,
     ticket: Ticket,
     record: claims.Record,
-) -> Ticket | ActionResult:
+) -> ActionResult | None:
     """What a request whose key another one claimed gets: that one's
     outcome (waited for while it runs, at most ``ACTIONS_IDEMPOTENCY_WAIT``
-    seconds), a refusal, or the claim itself when the other one let go.
+    seconds) or a refusal; ``None`` when the other one let go and this
+    request's ``ticket`` holds the claim now.
 
     :raises claims.StoreUnavailable: the store failed meanwhile.
     """
     key, owner, fingerprint = ticket
-    config = app.config
-    lease = float(config["ACTIONS_IDEMPOTENCY_LEASE"])
-    store = _state(app).keeper.store(app)
-    deadline = time.monotonic() + float(config["ACTIONS_IDEMPOTENCY_WAIT"])
+    deadline = time.monotonic() + float(app.config["ACTIONS_IDEMPOTENCY_WAIT"])
     pause = 0.01
     found: claims.Record | None = record
     while found is not None:
@@ -455,8 +456,7 @@ def _duplicate(
         found = store.lookup(key)
         if found is None:  # released (it failed) or its lease ran out
             found = store.claim(key, fingerprint, owner, lease)
-    _state(app).keeper.answered()
-    return ticket
+    return None
 
 
 def settle(

@@ -29,6 +29,7 @@ from servers import Tab
 from servers import the_page
 
 from flask_actions import ActionBlueprint
+from flask_actions import ActionError
 from flask_actions import ActionExtension
 from flask_actions import revalidate_tag
 from flask_actions import set_cookie
@@ -1000,8 +1001,6 @@ def test_a_failure_whose_form_is_gone_still_says_why(
     # the page sent back has no row (nor form) for it any more. The user is
     # told why the row vanished, with JavaScript as without: at the top of
     # the page.
-    from flask_actions import ActionError
-
     tasks = {1: "Write tests", 2: "Fix bugs"}
     bp = ActionBlueprint("tasks", __name__)
 
