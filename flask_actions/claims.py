@@ -626,10 +626,14 @@ class Keeper:
                 store = self._store = self._store or make_store(app)
         return store
 
-    def available(self) -> bool:
-        """``False`` during an outage, until the next try is due."""
+    def ready(self, app: Flask) -> Store | None:
+        """The store, or ``None`` during an outage until the next try is
+        due."""
         down = self._down_until
-        return down is None or time.monotonic() >= down
+        if down is not None and time.monotonic() < down:
+            return None
+        store = self._store
+        return self.store(app) if store is None else store
 
     def failed(self, app: Flask, error: Exception) -> None:
         first = self._down_until is None

@@ -138,15 +138,15 @@ def recognise(app: Flask, **extra: t.Any) -> None:
 
     key: bytes | None = None
     checking = validation.requested()  # nothing will run: no key, no question
+    csrf_field = csrf_field_name(config)
     try:
         if not checking:
-            key = idempotency.read_key(app, entry.action)
+            key = idempotency.read_key(app, entry.action, req, form_body, csrf_field)
     except idempotency.BadSubmissionKey as e:
         if not recoverable:
             raise
         soft = soft or e
 
-    csrf_field = csrf_field_name(config)
     payload, values = wire.read_payload(entry.action.schema, csrf_field, form_body)
 
     # The page URL's values (a language code...) reach url_value_preprocessors.

@@ -71,6 +71,7 @@ from .negotiation import environ_key
 from .results import ActionResult
 
 if t.TYPE_CHECKING:
+    from flask import Request
     from werkzeug.wrappers import Response
 
     from .action import Action
@@ -162,10 +163,10 @@ def _derive(secret: bytes, info: bytes) -> bytes:
 
 
 def _state(app: Flask) -> _State:
-    state = app.extensions.get(_EXTENSION_KEY)
+    state: _State | None = app.extensions.get(_EXTENSION_KEY)
     if state is None:
         state = app.extensions.setdefault(_EXTENSION_KEY, _State())
-    return t.cast(_State, state)
+    return state
 
 
 def enabled(app: Flask, action: Action[t.Any, t.Any]) -> bool:
@@ -242,10 +243,19 @@ def _mac(keyed: t.Any, issued: bytes, name: str, size: int = _MAC_SIZE) -> bytes
 # --- reading -----------------------------------------------------------------
 
 
-def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
+def read_key(
+    app: Flask,
+    action: Action[t.Any, t.Any],
+    req: Request,
+    form_body: bool,
+    csrf_field: str,
+) -> bytes | None:
     """The scoped key of the request (what the store is asked about), or
     ``None`` when it carries none that counts.
 
+    :param req: the request, whose form (when ``form_body``) was read.
+    :param csrf_field: the form field of the CSRF token
+        (:func:`~flask_actions.wire.csrf_field_name`).
     :raises BadSubmissionKey: a form's key that this server did not mint for
         this action.
     :raises SubmissionKeyExpired: an authentic key older than the TTL.
@@ -255,10 +265,8 @@ def read_key(app: Flask, action: Action[t.Any, t.Any]) -> bytes | None:
     config = app.config
     if not (config["ACTIONS_IDEMPOTENCY"] and getattr(action, "idempotent", True)):
         return None
-    req = wire.current_request()
-    csrf_field = wire.csrf_field_name(config)
-    if req.mimetype in wire.FORM_MIMETYPES:
-        form = wire.read_form()
+    if form_body:
+        form = req.form
         # `in` first: MultiDict.get raises and catches a KeyError for a
         # missing field, which costs more than the rest of this function.
         if wire.BUTTON_FIELD in form:
@@ -389,16 +397,16 @@ def claim(
     if key is None:
         return None
     keeper = _state(app).keeper
-    if not keeper.available():
-        return _store_down(app, action, submission)
     fingerprint = _fingerprint(action, submission)
     owner = _owner_base + next(_owner_count).to_bytes(8, "big")
     lease = float(app.config["ACTIONS_IDEMPOTENCY_LEASE"])
-    ticket = Ticket(key, owner, fingerprint)
     try:
-        store = keeper.store(app)
+        store = keeper.ready(app)
+        if store is None:  # down, and not yet due for another try
+            return _store_down(app, action, submission)
         record = store.claim(key, fingerprint, owner, lease)
         if record is not None:  # a duplicate: the first request claimed
+            ticket = Ticket(key, owner, fingerprint)
             answer = _duplicate(app, action, submission, store, lease, ticket, record)
             if answer is not None:
                 return answer
@@ -409,7 +417,7 @@ def claim(
         keeper.failed(app, e)
         return _store_down(app, action, submission)
     keeper.answered()
-    return ticket
+    return Ticket(key, owner, fingerprint)
 
 
 def _duplicate(
@@ -468,15 +476,19 @@ def settle(
 ) -> None:
     """Keep the outcome of a claimed submission, or release its key."""
     keeper = _state(app).keeper
+    key, owner, fingerprint = ticket
     try:
         store = keeper.store(app)
         if result.ok or effects.keep:
+            outcome = replay.encode(
+                result,
+                passthrough is not None,
+                replay.carried(app, key, effects),
+            )
             ttl = float(app.config["ACTIONS_IDEMPOTENCY_TTL"])
-            carried = replay.carried(app, ticket.key, effects)
-            outcome = replay.encode(result, passthrough is not None, carried)
-            store.finish(ticket.key, ticket.owner, ticket.fingerprint, outcome, ttl)
+            store.finish(key, owner, fingerprint, outcome, ttl)
         else:
-            store.release(ticket.key, ticket.owner)
+            store.release(key, owner)
     except claims.StoreUnavailable as e:
         keeper.failed(app, e)
 

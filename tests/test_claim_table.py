@@ -543,6 +543,21 @@ def test_a_table_deleted_while_in_use_is_followed(path: str) -> None:
     assert running is not None and running.outcome is None
 
 
+def test_the_first_operation_due_to_look_follows_a_deleted_table(path: str) -> None:
+    """With the default interval: the operation that finds the path moved
+    (its look due) works on the new file, not one more time on the old one
+    (which the look, once made, would not be due to notice for a second)."""
+    old = TableStore(path, max_entries=100, timeout=5)
+    assert old.table.CHECK_INTERVAL == 1.0
+    assert old.claim(in_bucket_zero(1), FP, owner(1), lease=60) is None
+    os.unlink(path)
+    new = TableStore(path, max_entries=100, timeout=5)
+    assert new.claim(in_bucket_zero(2), FP, owner(2), lease=60) is None
+    old.table._next_check = 0.0  # as if the interval had passed
+    running = old.claim(in_bucket_zero(2), FP, owner(3), lease=60)
+    assert running is not None and running.outcome is None
+
+
 def test_the_file_of_large_outcomes_is_readable_by_its_owner_only(
     store: TableStore, path: str
 ) -> None:

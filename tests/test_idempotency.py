@@ -491,7 +491,8 @@ def test_a_claim_whose_process_died_ends_with_its_lease(
         from flask_actions.templating import action
 
         create = action("shop.create")
-        key = idempotency.read_key(shop, create)
+        req = wire.current_request()
+        key = idempotency.read_key(shop, create, req, wire.is_form(req), "csrf_token")
         assert key is not None
         payload, values = wire.read_payload(create.schema, "csrf_token")
         submission = wire.Submission((), payload, values, "form", False)
