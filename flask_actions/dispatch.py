@@ -158,6 +158,8 @@ def recognise(app: Flask, **extra: t.Any) -> None:
     req.routing_exception = None
     submission = Submission(args, payload, values, mode, page, soft)
     submission.checking = checking
+    if form_body:
+        submission.form_number = wire.form_number(req.form)
     if soft is None and not checking:
         submission.confirmation = wire.pending_confirmation(form_body)
         submission.key = key

@@ -53,6 +53,8 @@ def flash_result(response: Response, result: ActionResult, path: str) -> bool:
         "args": list(result.args),
         "path": path,
     }
+    if result.form_number != 1:  # the second form of its target, or later
+        fields["form"] = result.form_number
     try:
         raw = codec.dumps({**fields, "data": result.data})
     except codec.CodecError:
@@ -112,6 +114,7 @@ def _load() -> ActionResult | None:
         revalidated_tags=list(fields["tags"]),
         action=fields["action"],
         args=tuple(fields["args"]),
+        form_number=int(fields.get("form", 1)),
     )
 
 

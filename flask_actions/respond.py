@@ -48,6 +48,7 @@ def respond(
     passthrough: Response | None,
 ) -> Response:
     """The response to an invocation, in the mode the client asked for."""
+    result.form_number = submission.form_number
     ours = False
     if passthrough is not None and not (submission.mode != "form" and result.redirect):
         response = passthrough

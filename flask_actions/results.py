@@ -84,6 +84,10 @@ class ActionResult:
     #: first (``confirm=`` on ``fa.button`` or ``fa.form``); ``message`` is
     #: the question, and the page renders its form or button confirmed.
     awaiting_confirmation: bool = False
+    #: Which of the page's ``fa.form``\ s of the same target (action and
+    #: bound arguments) was sent, counted from 1 in the order the page
+    #: renders them: the one whose messages, errors and values show it.
+    form_number: int = 1
 
     @property
     def revalidated(self) -> dict[str, list[str]]:

@@ -45,8 +45,10 @@ from .wire import CONFIRM_FIELD
 from .wire import CONFIRMED_FIELD
 from .wire import csrf_enabled
 from .wire import csrf_field_name
+from .wire import FORM_FIELD
 from .wire import G_WITHOUT_QUERY
 from .wire import KEY_FIELD
+from .wire import MAX_FORM_NUMBER
 
 _G_RENDER = "_flask_actions_render"
 #: What fa.button sets itself; a keyword argument cannot change them.
@@ -143,6 +145,8 @@ class _Render:
         "token_reuse",
         "fresh_since",
         "forms",
+        "form_numbers",
+        "form_counts",
         "csrf_enabled",
         "csrf_input",
         "button_token",
@@ -163,6 +167,10 @@ class _Render:
         self.fresh_since = time.monotonic() - self.token_reuse
         #: The targets of the fa.form calls being rendered, innermost last.
         self.forms: list[Target] = []
+        #: Which of the page's forms of its target each of ``forms`` is.
+        self.form_numbers: list[int] = []
+        #: How many fa.forms of each target the page has rendered so far.
+        self.form_counts: dict[Target, int] = {}
         self.csrf_enabled = csrf_enabled(self.app.config)
         self.csrf_input: str | None = None
         #: What follows the ref in the value of a button outside any fa.form.
@@ -277,28 +285,36 @@ class _Macros:
     ) -> Markup:
         """``fa.form``: see ``macros.html``."""
         resolved = _resolve(target)
+        render = _render()
+        # The same form may come twice (at the top and the bottom of a page):
+        # the answer to one shows in that one only.
+        number = render.form_counts.get(resolved, 0) + 1
+        render.form_counts[resolved] = number
         enctype = ' enctype="multipart/form-data"' if files else ""
         asks = ""
+        if number > 1 and number <= MAX_FORM_NUMBER:
+            asks = _hidden_input(FORM_FIELD, str(number))
         if live:  # checked as the user types: flask-actions-live.js
             attributes = {**attributes, "data_fa_live": True}
         if confirm is not None:
             attributes = {**attributes, "data_fa_confirm": confirm}
-            asks = _hidden_input(CONFIRM_FIELD, confirm)
-            if self._awaiting(resolved):
+            asks += _hidden_input(CONFIRM_FIELD, confirm)
+            if self._awaiting(resolved, number):
                 asks += _hidden_input(CONFIRMED_FIELD, "1")
-        render = _render()
         html = (
             f'<form method="post"{enctype}'
             f"{self.attrs(attributes, action=render.post_url, data_fa_form=True)}>"
             f"{self.hidden(resolved)}{asks}{_DEFAULT_BUTTON}"
         )
         if caller is not None:
-            forms = render.forms
+            forms, numbers = render.forms, render.form_numbers
             forms.append(resolved)
+            numbers.append(number)
             try:
                 html += str(caller())
             finally:
                 forms.pop()
+                numbers.pop()
         return Markup(html + "</form>")
 
     @no_template_context
@@ -393,10 +409,30 @@ class _Macros:
             minter = render.minter = idempotency.minter(render.app)
         return minter.key(target.action)
 
-    def _awaiting(self, target: Target) -> bool:
-        """Whether the page answers a press of ``target`` that asked first."""
-        result = action_result(target)
+    def _awaiting(self, target: Target, number: int | None = None) -> bool:
+        """Whether the page answers a press of ``target`` that asked first
+        (in form ``number`` of those of ``target``, when it is a form's)."""
+        result = self._result(target, number)
         return result is not None and result.awaiting_confirmation
+
+    @staticmethod
+    def _result(
+        target: Target | None, number: int | None = None
+    ) -> ActionResult | None:
+        """:func:`action_result` for ``target``, and only for the form of it
+        that was sent: inside fa.form ``number`` of those of ``target``
+        (default: the enclosing form's number, when ``target`` is its
+        target), the answer to another form of the same target is not this
+        one's."""
+        result = action_result(target)
+        if result is None or target is None:
+            return result
+        if number is None:
+            render = _render()
+            if not render.forms or render.forms[-1] != target:
+                return result
+            number = render.form_numbers[-1]
+        return result if result.form_number == number else None
 
     @staticmethod
     def _tail(render: _Render, attributes: str, inner: str) -> str:
@@ -436,8 +472,7 @@ class _Macros:
 
     def failure(self, target: Target | str | None) -> ActionResult | None:
         """The failed result for ``target`` (default: the enclosing form's)."""
-        resolved = self._target(target)
-        result = action_result(resolved)
+        result = self._result(self._target(target))
         return result if result is not None and not result.ok else None
 
     def errors(self, field: str, target: Target | str | None = None) -> list[str]:
@@ -487,7 +522,7 @@ class _Macros:
         return node
 
     def message(self, target: Target | str | None = None) -> ActionResult | None:
-        result = action_result(self._target(target))
+        result = self._result(self._target(target))
         return result if result is not None and result.message else None
 
     @no_template_context

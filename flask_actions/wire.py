@@ -53,16 +53,22 @@ CONFIRM_FIELD = "_confirm"
 #: ``"1"`` when the user confirmed: the script's dialog, or the page that
 #: asked without JavaScript.
 CONFIRMED_FIELD = "_confirmed"
-#: Form fields that are the extension's, never the schema's.
 #: The field of a form's submission key (``docs/idempotency.md``); an
 #: ``fa.button`` outside an ``fa.form`` carries its own in its value
 #: (``"REF~TOKEN~FLAG~KEY"``).
 KEY_FIELD = "_submission"
+#: Which of a page's ``fa.form``\ s of the same target (action and bound
+#: arguments) this is, from 2 on (the first carries none): its answer shows
+#: in that form only.
+FORM_FIELD = "_form"
+#: The most forms of one target that a page tells apart.
+MAX_FORM_NUMBER = 1000
 #: Set in ``g`` while a page is rendered for every query of its path (the
 #: page cache's ``query=False``): its forms post to the path alone.
 G_WITHOUT_QUERY = "_flask_actions_without_query"
+#: Form fields that are the extension's, never the schema's.
 RESERVED_FIELDS = frozenset(
-    {ACTION_FIELD, BUTTON_FIELD, CONFIRM_FIELD, CONFIRMED_FIELD, KEY_FIELD}
+    {ACTION_FIELD, BUTTON_FIELD, CONFIRM_FIELD, CONFIRMED_FIELD, KEY_FIELD, FORM_FIELD}
 )
 
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -115,6 +121,8 @@ class Submission:
     #: A live check (``X-Flask-Actions: validate``): the schema's verdict
     #: only, nothing runs.
     checking: bool = False
+    #: Which of the page's forms of its target was sent (:data:`FORM_FIELD`).
+    form_number: int = 1
 
     def page(self) -> tuple[Rule, dict[str, t.Any]] | None:
         """The GET route of the page the form was posted to (matched only when
@@ -159,6 +167,19 @@ def read_form() -> MultiDict[str, str]:
             "The form is too large, or has more fields or a larger field than this"
             " site accepts. Send less data (smaller files, shorter text)."
         ) from None
+
+
+def form_number(form: MultiDict[str, str]) -> int:
+    """Which of the page's forms of one target ``form`` is
+    (:data:`FORM_FIELD`): 1 when it says none, or nothing this page renders
+    (it only chooses where the answer shows)."""
+    if FORM_FIELD not in form:
+        return 1
+    value = form[FORM_FIELD]
+    if not (0 < len(value) <= 4 and value.isascii() and value.isdigit()):
+        return 1
+    number = int(value)
+    return number if 1 < number <= MAX_FORM_NUMBER else 1
 
 
 def is_form(req: Request) -> bool:

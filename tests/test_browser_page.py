@@ -25,6 +25,7 @@ from flask import Response
 from jinja2 import DictLoader
 from marshmallow import fields
 from marshmallow import validate
+from marshmallow import ValidationError
 from servers import Tab
 from servers import the_page
 
@@ -1081,3 +1082,78 @@ def test_a_button_outside_any_form_is_pointed_out_in_the_console(
     page.wait_for_function("() => !document.querySelector('[aria-busy]')")
     page.click("#stray")
     assert likes == {2: 1}
+
+
+# --- Two forms of one action on one page -------------------------------------
+
+NEWSLETTER = """\
+{% import "flask_actions/macros.html" as fa %}
+<!doctype html>
+<html><head><title>News</title>{{ fa.script() }}</head>
+<body>
+  <header>
+    {% call fa.form(action('news.subscribe'), id='top') %}
+      {{ fa.message() }}
+      {{ fa.field('email', label='Email') }}
+      <button id="top-send">Subscribe</button>
+    {% endcall %}
+  </header>
+  <main><p>{{ count }} subscribers</p></main>
+  <footer>
+    {% call fa.form(action('news.subscribe'), id='bottom') %}
+      {{ fa.message() }}
+      {{ fa.field('email', label='Email') }}
+      <button id="bottom-send">Subscribe</button>
+    {% endcall %}
+  </footer>
+</body></html>
+"""
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_of_two_forms_of_one_action_only_the_one_sent_shows_its_answer(
+    live_server: Callable[..., LiveServer],
+    browser_page: Callable[..., Page],
+    js: bool,
+) -> None:
+    # Found using my own app: a page with the same form at its top and its
+    # bottom (a newsletter, "add a book"). Sending the bottom one showed its
+    # errors and what was typed in both, and a success's message too.
+    emails = ["taken@example.com"]
+    bp = ActionBlueprint("news", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template("news.html", count=len(emails))
+
+    @bp.action(schema={"email": fields.Email(required=True)})
+    def subscribe(data: dict[str, str]) -> None:
+        if data["email"] in emails:
+            raise ValidationError({"email": ["Already subscribed."]})
+        emails.append(data["email"])
+        set_message("Subscribed.")
+        revalidate_tag("news")
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="a secret for the newsletter " * 2)
+    app.jinja_loader = DictLoader({"news.html": NEWSLETTER})
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    server = live_server(app)
+    tab = Tab(browser_page(js=js), server, js=js).open()
+    page = tab.page
+    page.fill("#bottom [name=email]", "taken@example.com")
+    page.click("#bottom-send")
+    page.locator("#bottom .fa-errors li").wait_for()
+    assert page.locator(".fa-errors li").all_inner_texts() == ["Already subscribed."]
+    assert page.input_value("#bottom [name=email]") == "taken@example.com"
+    assert page.input_value("#top [name=email]") == ""
+    assert page.locator("#top [aria-invalid]").count() == 0
+
+    page.fill("#top [name=email]", "new@example.com")
+    page.click("#top-send")
+    page.locator("#top [role=status], #top [role=alert]").wait_for()
+    assert page.locator("text=2 subscribers").count() == 1
+    assert page.locator("#top").inner_text().count("Subscribed.") == 1
+    assert "Subscribed." not in page.locator("#bottom").inner_text()
+    assert page.locator(".fa-errors li").count() == 0

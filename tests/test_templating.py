@@ -15,6 +15,7 @@ from servers import SAME_ORIGIN
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
 from flask_actions import revalidate_path
+from flask_actions import set_message
 from flask_actions.testing import Button
 from flask_actions.testing import prepare
 from flask_actions.testing import read_forms
@@ -310,7 +311,6 @@ def test_errors_take_attributes_and_invalid_links_the_input(
 def test_set_message_is_the_success_message_also_after_redirect(app: Flask) -> None:
     from flask_actions import ActionBlueprint as Bp
     from flask_actions import redirect
-    from flask_actions import set_message
     from flask_actions.testing import call
 
     bp = Bp("msg", __name__)
@@ -465,3 +465,106 @@ def test_an_attribute_name_html_would_read_otherwise_is_refused() -> None:
     for bad in ("x onfocus", "a=b", 'x"y', "x/y", "1x", ""):
         with pytest.raises(ValueError, match="cannot be an HTML attribute name"):
             _attr_name(bad)
+
+
+# --- the same form twice on one page ------------------------------------------
+
+TWICE = """{% import "flask_actions/macros.html" as fa %}
+{% call fa.form(action("twice.add"), id="top") %}{{ fa.message() }}
+<input name="title" value="{{ fa.value('title') }}">{{ fa.errors('title') }}
+<button>Add</button>{% endcall %}
+{% call fa.form(action("twice.add"), id="bottom") %}{{ fa.message() }}
+<input name="title" value="{{ fa.value('title') }}">{{ fa.errors('title') }}
+<button>Add</button>{% endcall %}
+{% call fa.form(action("twice.clear"), id="clear", confirm="Clear all?") %}
+<button>Clear</button>{% endcall %}
+{% call fa.form(action("twice.clear"), id="clear-too", confirm="Clear all?") %}
+<button>Clear</button>{% endcall %}
+"""
+
+
+@pytest.fixture
+def twice_app() -> tuple[Flask, list[str]]:
+    bp = ActionBlueprint("twice", __name__)
+    titles: list[str] = []
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(TWICE)
+
+    @bp.action(schema={"title": fields.Str(validate=validate.Length(min=2))})
+    def add(data: dict[str, str]) -> None:
+        titles.append(data["title"])
+        set_message(f"Added {data['title']}.")
+
+    @bp.action
+    def clear() -> None:
+        titles.clear()
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="s", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app, titles
+
+
+def _by_id(page: t.Any) -> dict[str, str]:
+    return {form.attrs["id"]: form.html for form in read_forms(page)}
+
+
+@pytest.mark.parametrize("sent", ["top", "bottom"])
+def test_the_answer_shows_in_the_one_of_two_equal_forms_that_was_sent(
+    twice_app: tuple[Flask, list[str]], sent: str
+) -> None:
+    app, titles = twice_app
+    client = app.test_client()
+    other = "bottom" if sent == "top" else "top"
+    page = client.get("/")
+    failed = submit(client, page, form=sent, data={"title": "x"})
+    assert failed.response is not None and failed.response.status_code == 422
+    forms = _by_id(failed.page)
+    assert 'value="x"' in forms[sent] and "Shorter than minimum" in forms[sent]
+    assert 'value=""' in forms[other] and "fa-errors" not in forms[other]
+
+    done = submit(client, failed, form=sent, data={"title": "xy"})
+    assert done.response is not None and done.response.status_code == 303
+    forms = _by_id(done.page)
+    assert "Added xy." in forms[sent] and "Added xy." not in forms[other]
+    assert titles == ["xy"]
+
+
+def test_a_confirming_form_asks_again_in_the_one_pressed(
+    twice_app: tuple[Flask, list[str]],
+) -> None:
+    app, titles = twice_app
+    titles.append("kept")
+    client = app.test_client()
+    asked = submit(client, client.get("/"), form="clear-too")
+    forms = _by_id(asked.page)
+    assert titles == ["kept"]
+    assert 'name="_confirmed"' in forms["clear-too"]
+    assert 'name="_confirmed"' not in forms["clear"]
+    submit(client, asked, form="clear-too")
+    assert titles == []
+
+
+@pytest.mark.parametrize("hostile", ["0", "1", "-2", "1001", "٢", "2 ", "99999", "0x2"])
+def test_a_form_number_no_page_renders_shows_the_answer_in_the_first(
+    twice_app: tuple[Flask, list[str]], hostile: str
+) -> None:
+    app, titles = twice_app
+    client = app.test_client()
+    page = client.get("/")
+    (top,) = [f for f in read_forms(page) if f.attrs["id"] == "top"]
+    assert 'name="_form"' not in top.html
+    (bottom,) = [f for f in read_forms(page) if f.attrs["id"] == "bottom"]
+    assert '<input type="hidden" name="_form" value="2">' in bottom.html
+    html = page.text.replace(
+        'name="_form" value="2"', f'name="_form" value="{hostile}"', 1
+    )
+    failed = submit(client, html, form="bottom", data={"title": "x"})
+    assert failed.response is not None and failed.response.status_code == 422
+    forms = _by_id(failed.page)
+    assert "Shorter than minimum" in forms["top"]
+    assert "fa-errors" not in forms["bottom"]
+    assert titles == []
