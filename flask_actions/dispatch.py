@@ -27,6 +27,7 @@ import functools
 import logging
 import secrets
 import typing as t
+from collections.abc import Generator
 
 from flask import current_app
 from flask import Flask
@@ -233,9 +234,7 @@ def run_action(**_view_args: t.Any) -> t.Any:
     if isinstance(ticket, ActionResult):  # a duplicate, or a refusal to run
         return respond(submission, ticket, Effects(), None)
     if streaming.wants_stream(entry.action.func, submission):
-        return streaming.streamed(
-            lambda: _streamed_answer(app, entry, submission, ticket)
-        )
+        return streaming.streamed(_streamed_answer(app, entry, submission, ticket))
     if ticket is None:
         result, effects, passthrough = invoke(entry, submission)
         return respond(submission, result, effects, passthrough)
@@ -252,15 +251,18 @@ def run_action(**_view_args: t.Any) -> t.Any:
 
 def _streamed_answer(
     app: Flask, entry: Entry, submission: Submission, ticket: t.Any
-) -> Response:
-    """The JSON answer that ends a streamed invocation, run in the stream's
-    thread: the invocation as any, recorded for its submission key. What
-    fails after the action (a page that does not render, a hook, a response
-    of its own where a streaming action returns data) is a crash with its
-    reference, since the stream has begun."""
+) -> Generator[bytes, None, Response]:
+    """The events of a streamed invocation, then the JSON answer that ends
+    it: the invocation as any, run as the response's body is written,
+    recorded for its submission key. What fails after the action (a page that
+    does not render, a hook, a response of its own where a streaming action
+    returns data) is a crash with its reference, since the stream has
+    begun."""
     settled = False
     try:
-        result, effects, passthrough = invoke(entry, submission)
+        result, effects, passthrough = yield from invocation(
+            entry, submission, streamed=True
+        )
         if passthrough is not None:
             raise TypeError(
                 f"action {entry.action.name} returned a response of its own while"
@@ -282,8 +284,8 @@ def _streamed_answer(
             codec.json_text(failed.to_json()), mimetype="application/json"
         )
     finally:
-        # A crash, or a client that went away (Cancelled is no Exception):
-        # the key is let go, as for any crash.
+        # A crash, or a client that went away (GeneratorExit is no
+        # Exception): the key is let go, as for any crash.
         if ticket is not None and not settled:
             idempotency.release(app, ticket)
 
@@ -354,10 +356,29 @@ def _snapshot(mapping: t.Any) -> dict[str, t.Any]:
 _METHOD_KEEPING = (307, 308)
 
 
-def invoke(
-    entry: Entry, submission: Submission
-) -> tuple[ActionResult, Effects, Response | None]:
-    """Run the action of a checked submission and build its result.
+#: What an invocation gives: its result, its effects and the response of its
+#: own that the action returned, if any.
+Invoked: t.TypeAlias = "tuple[ActionResult, Effects, Response | None]"
+
+
+def invoke(entry: Entry, submission: Submission) -> Invoked:
+    """Run the action of a checked submission and build its result
+    (:func:`invocation`, its pieces dropped: a streaming action runs to its
+    end)."""
+    steps = invocation(entry, submission, streamed=False)
+    try:
+        next(steps)
+    except StopIteration as done:
+        return t.cast(Invoked, done.value)
+    raise AssertionError("an invocation that does not stream yielded a piece")
+
+
+def invocation(
+    entry: Entry, submission: Submission, *, streamed: bool
+) -> Generator[bytes, None, Invoked]:
+    """Run the action of a checked submission and build its result; with
+    ``streamed``, yield the events of what a streaming action yields as it
+    yields them (:func:`.streaming.pieces`), in this thread: the request's.
 
     The call's outcomes, each handled by its own function below: a return
     value or a response of its own (:func:`_returned`), a redirect
@@ -394,7 +415,10 @@ def invoke(
             )
         rv = app.ensure_sync(action.func)(*call_args)
         if streaming.is_stream(rv):
-            rv = streaming.drain(rv)
+            if streamed:
+                rv = yield from streaming.pieces(rv)
+            else:
+                rv = streaming.drain(rv)
         result.ran = _ran(action, ran, refusal=isinstance(rv, Response))
         if not result.ran and not isinstance(rv, Response):
             rv = app.make_response(rv)  # a decorator's answer: a view's return value

@@ -16,18 +16,23 @@ Who sees the pieces:
 - The browser script asks for a stream (``Accept: text/event-stream``): the
   answer is ``text/event-stream`` (one ``event:``/``data:`` pair per piece, a
   ``result`` event last, holding the JSON answer any action gives), sent as
-  the action yields, with a comment line as heartbeat in long gaps.
+  the action yields.
 - Every other caller (a browser without JavaScript, a JSON client, the test
   helpers): the generator runs to its end in the request and its pieces are
   dropped; the answer is the usual 303, page or JSON.
 
-While streaming, the generator runs in a thread of its own, in a copy of the
-request's context (``request``, ``session``, ``g``, uploaded files work as
-in any action), while the request's thread writes what it yields; the
-request's teardown functions run when the stream has ended. When the client
-goes away (an abort, a closed tab, a lost connection) the next write fails, the
-server closes the response, and the generator is closed: its ``finally`` blocks run
-(an ``async`` one is cancelled at the ``await`` it waits on).
+While streaming, the generator runs in the request's thread as the
+response's body is written, as a view's body does, so what the request
+holds works in it as in any action: ``request``, ``session``, ``g``, uploaded
+files, and objects that belong to the thread that made them (a ``sqlite3``
+connection in ``g``, a thread-local SQLAlchemy session); the request's
+teardown functions run, in that thread, when the stream has ended. An
+``async`` generator runs in an event loop of that thread's own, and a gap
+longer than the heartbeat is filled with a comment line; a plain one is not
+interrupted between two pieces. When the client goes away (an abort, a
+closed tab, a lost connection) the next write fails, the server closes the
+response, and the generator is closed: its ``finally`` blocks run (an
+``async`` one is cancelled at the ``await`` it waits on).
 
 The headers leave before the action runs: a streaming action's cookies and
 session changes are not sent when it streams (a warning says so in the log);
@@ -38,14 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import dataclasses
 import functools
 import inspect
 import logging
-import queue
-import threading
-import time
 import typing as t
 
 from flask import current_app
@@ -58,7 +59,6 @@ from . import codec
 
 if t.TYPE_CHECKING:
     from collections.abc import AsyncGenerator
-    from collections.abc import Callable
     from collections.abc import Generator
     from collections.abc import Iterator
 
@@ -68,19 +68,12 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_actions")
 
-#: Seconds without a piece after which a comment line is sent, so that
-#: proxies keep the connection open and a client that left is noticed
-#: (``ACTIONS_STREAM_HEARTBEAT``).
+#: Seconds without a piece of an ``async`` generator after which a comment
+#: line is sent, so that proxies keep the connection open and a client that
+#: left is noticed (``ACTIONS_STREAM_HEARTBEAT``).
 HEARTBEAT = 15.0
 #: The media type of a streamed answer.
 EVENT_STREAM = "text/event-stream"
-#: Pieces waiting for the client: a generator faster than the connection
-#: waits for it, so memory stays flat however long the stream is.
-_BACKLOG = 64
-#: How often a generator waiting for room checks that the client is still there.
-_POLL = 0.05
-#: Seconds between two hand-overs of the interpreter to a waiting writer.
-_HAND_OVER = 0.001
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,10 +107,6 @@ class Return(BaseException):
         self.value = value
 
 
-class Cancelled(BaseException):
-    """Raised in the generator's thread when the client went away."""
-
-
 def is_streaming(func: t.Callable[..., t.Any]) -> bool:
     """Whether ``func`` (under its decorators, when they use
     ``functools.wraps``) is a generator function, plain or ``async``
@@ -143,44 +132,6 @@ def wants_stream(func: t.Callable[..., t.Any], submission: Submission) -> bool:
     return any(value == EVENT_STREAM and q > 0 for value, q in request.accept_mimetypes)
 
 
-class _Channel:
-    """The pieces of one stream, from the generator's thread to the request's."""
-
-    def __init__(self) -> None:
-        self.events: queue.Queue[bytes] = queue.Queue(maxsize=_BACKLOG)
-        self.gone = threading.Event()
-        self.handed = 0.0
-        self.task: tuple[asyncio.AbstractEventLoop, asyncio.Task[t.Any]] | None = None
-
-    def put(self, event: bytes) -> None:
-        while not self.gone.is_set():
-            try:
-                self.events.put(event, timeout=_POLL)
-            except queue.Full:
-                continue
-            now = time.monotonic()
-            if self.events.qsize() == 1 and now - self.handed > _HAND_OVER:
-                # The writer waits for this piece: let it run now rather than
-                # after the interpreter's switch interval (5 ms), at most once
-                # a millisecond (a fast generator's pieces go in batches).
-                self.handed = now
-                time.sleep(0)
-            return
-        raise Cancelled
-
-    def cancel(self) -> None:
-        self.gone.set()
-        if self.task is not None:
-            loop, task = self.task
-            with contextlib.suppress(RuntimeError):  # its loop has finished
-                loop.call_soon_threadsafe(task.cancel)
-
-
-_channel: contextvars.ContextVar[_Channel | None] = contextvars.ContextVar(
-    "flask_actions_stream", default=None
-)
-
-
 def event(name: str, data: str) -> bytes:
     """One server-sent event; ``data`` is JSON text, which has no newline.
     U+2028 and U+2029 (which JSON leaves as they are, inside strings) are
@@ -200,40 +151,28 @@ def piece(item: t.Any) -> bytes:
 
 
 def drain(stream: t.Any) -> t.Any:
-    """Run a generator action to its end and return its result, sending
-    each piece to the stream being answered, if any. Called where the
+    """Run a generator action to its end and return its result, its pieces
+    dropped (a browser without JavaScript, a JSON client). Called where the
     action's function was called, so its exceptions (a ``ValidationError``,
     an ``ActionError``, a crash, a redirect) are the action's."""
-    channel = _channel.get()
     if inspect.isasyncgen(stream):
-        return current_app.ensure_sync(_drain_async)(stream, channel)
+        return current_app.ensure_sync(_drain_async)(stream)
     generator = t.cast("Generator[t.Any, None, t.Any]", stream)
     try:
         while True:
-            item = next(generator)
-            if channel is not None:
-                channel.put(piece(item))
+            next(generator)
     except StopIteration as end:
         return end.value
     except Return as end:
         return end.value
     finally:
-        generator.close()  # when the client left: the generator's finally runs
+        generator.close()
 
 
-async def _drain_async(
-    stream: AsyncGenerator[t.Any, None], channel: _Channel | None
-) -> t.Any:
-    if channel is not None:
-        task = asyncio.current_task()
-        assert task is not None
-        channel.task = (asyncio.get_running_loop(), task)
-        if channel.gone.is_set():
-            raise Cancelled
+async def _drain_async(stream: AsyncGenerator[t.Any, None]) -> t.Any:
     try:
-        async for item in stream:
-            if channel is not None:
-                channel.put(piece(item))
+        async for _ in stream:
+            pass
     except Return as end:
         return end.value
     finally:
@@ -241,22 +180,104 @@ async def _drain_async(
     return None
 
 
-def streamed(answer: Callable[[], Response]) -> Response:
-    """The streamed answer: ``answer`` (the whole invocation: hooks, the
-    action, its outcome, then the JSON answer any action gives) runs in a
-    thread of its own while this response writes the pieces the action
-    yields, then the ``result`` event with that JSON."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    heartbeat = float(app.config.get("ACTIONS_STREAM_HEARTBEAT", HEARTBEAT))
-    channel = _Channel()
-    finished = threading.Event()
-    last: list[bytes] = []
+def pieces(stream: t.Any) -> Generator[bytes, None, t.Any]:
+    """Run a generator action in this thread (the request's, as a view's
+    body runs), yielding the event of each piece it yields as it yields it,
+    and return its result, as :func:`drain` does. When the client goes away
+    the server closes the response: the generator is closed where it waits
+    (an ``async`` one cancelled at its ``await``), so its ``finally`` blocks
+    run."""
+    if inspect.isasyncgen(stream):
+        asynchronous = t.cast("AsyncGenerator[t.Any, None]", stream)
+        return (yield from _async_pieces(asynchronous, _heartbeat()))
+    generator = t.cast("Generator[t.Any, None, t.Any]", stream)
+    try:
+        while True:
+            yield piece(next(generator))
+    except StopIteration as end:
+        return end.value
+    except Return as end:
+        return end.value
+    finally:
+        generator.close()
 
-    def produce() -> None:
-        _channel.set(channel)
-        modified = session.modified
+
+def _heartbeat() -> float:
+    return float(current_app.config.get("ACTIONS_STREAM_HEARTBEAT", HEARTBEAT))
+
+
+#: What :func:`_pump` hands over: a piece, the end with the result, or the
+#: exception that ended the generator.
+_PIECE, _END, _RAISED = range(3)
+
+
+def _async_pieces(
+    stream: AsyncGenerator[t.Any, None], heartbeat: float
+) -> Generator[bytes, None, t.Any]:
+    """:func:`pieces` of an ``async`` generator: it runs in one task of an
+    event loop of this thread's own, the loop running while a piece is
+    awaited; a gap longer than ``heartbeat`` seconds is filled with a
+    comment line, so that proxies keep the connection and a client that
+    left is noticed."""
+    loop = asyncio.new_event_loop()
+    handed: asyncio.Queue[tuple[int, t.Any]] = asyncio.Queue(maxsize=1)
+    # One task for the whole generator: what it sets in a context variable
+    # holds from one piece to the next.
+    pump = loop.create_task(_pump(stream, handed))
+    try:
+        while True:
+            waiting = loop.create_task(handed.get())
+            while not waiting.done():
+                loop.run_until_complete(asyncio.wait({waiting}, timeout=heartbeat))
+                if not waiting.done():
+                    yield b":\n\n"
+            kind, value = waiting.result()
+            if kind == _PIECE:
+                yield piece(value)
+            elif kind == _END:
+                return value
+            else:
+                raise value
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(pump)  # its finally blocks run
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _pump(
+    stream: AsyncGenerator[t.Any, None], handed: asyncio.Queue[tuple[int, t.Any]]
+) -> None:
+    try:
+        async for item in stream:
+            await handed.put((_PIECE, item))
+    except Return as end:
+        await handed.put((_END, end.value))
+    except asyncio.CancelledError:
+        raise
+    except BaseException as error:  # the action's: a redirect, a failure
+        await handed.put((_RAISED, error))
+    else:
+        await handed.put((_END, None))
+    finally:
+        await stream.aclose()
+
+
+def streamed(answer: Generator[bytes, None, Response]) -> Response:
+    """The streamed answer: ``answer`` (the whole invocation: hooks, the
+    action, its outcome, then the JSON answer any action gives) runs as this
+    response's body is written, in the request's thread, yielding the events
+    of the pieces the action yields; its JSON answer is the ``result`` event
+    that ends the stream."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def body() -> Iterator[bytes]:
         try:
-            response = answer()
+            yield b": stream\n\n"  # the headers leave now
+            modified = session.modified
+            response = yield from answer
             if response.headers.getlist("Set-Cookie") or (
                 session.modified and not modified
             ):
@@ -266,37 +287,11 @@ def streamed(answer: Callable[[], Response]) -> Response:
                     " in an action that does not stream (POST %s).",
                     request.path,
                 )
-            last.append(event("result", response.get_data(as_text=True)))
-        except (Cancelled, asyncio.CancelledError):
+            yield event("result", response.get_data(as_text=True))
+        except GeneratorExit:
             logger.info("A streaming action stopped: its client went away.")
+            raise
         finally:
-            finished.set()
-            with contextlib.suppress(queue.Full):  # else the writer is awake
-                channel.events.put_nowait(b"")
-
-    def body() -> Iterator[bytes]:
-        context = contextvars.copy_context()
-        worker = threading.Thread(
-            target=context.run,
-            args=(produce,),
-            name="flask-actions-stream",
-            daemon=True,
-        )
-        worker.start()
-        try:
-            yield b": stream\n\n"  # the headers leave now
-            while not (finished.is_set() and channel.events.empty()):
-                try:
-                    chunk = channel.events.get(timeout=heartbeat)
-                except queue.Empty:
-                    yield b":\n\n"
-                    continue
-                if chunk:
-                    yield chunk
-            yield from last
-        finally:
-            channel.cancel()
-            worker.join()
             release()
 
     # The request stays open until the stream ends: its teardown functions

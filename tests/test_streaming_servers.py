@@ -5,7 +5,10 @@ goes away stops the action (its ``finally`` runs) in the worker process."""
 from __future__ import annotations
 
 import http.client
+import json
 import re
+import sqlite3
+import threading
 import time
 import typing as t
 from pathlib import Path
@@ -26,6 +29,15 @@ def open_stream(
     server: Gunicorn, rows: int
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """POST the report form as the browser script does; the response, unread."""
+    connection, response = post_form(server, *report_form(server, rows))
+    assert response.status == 200, response.read()
+    assert response.getheader("Content-Type", "").startswith("text/event-stream")
+    assert response.getheader("X-Accel-Buffering") == "no"
+    return connection, response
+
+
+def report_form(server: Gunicorn, rows: int) -> tuple[str, str]:
+    """The body the report form of a fresh page sends, and the page's cookie."""
     page = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     page.request("GET", "/")
     answer = page.getresponse()
@@ -40,8 +52,13 @@ def open_stream(
         )
     )
     fields["rows"] = str(rows)
-    body = "&".join(f"{k}={v}" for k, v in fields.items())
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    return "&".join(f"{k}={v}" for k, v in fields.items()), cookie
+
+
+def post_form(
+    server: Gunicorn, body: str, cookie: str
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
     connection.request(
         "POST",
         "/",
@@ -54,11 +71,7 @@ def open_stream(
             "Cookie": cookie,
         },
     )
-    response = connection.getresponse()
-    assert response.status == 200, response.read()
-    assert response.getheader("Content-Type", "").startswith("text/event-stream")
-    assert response.getheader("X-Accel-Buffering") == "no"
-    return connection, response
+    return connection, connection.getresponse()
 
 
 def read_until(response: http.client.HTTPResponse, marker: bytes) -> bytes:
@@ -101,6 +114,12 @@ def test_the_first_piece_arrives_while_the_action_runs(
     assert b'"ok": true' in rest or b'"ok":true' in rest
     assert wait_for(tmp_path / "finished-2")
     connection.close()
+    # Its rows are in the tutorial's SQLite database, whose connection the
+    # app's teardown closed (made in the action, closed in the same thread).
+    assert wait_for(tmp_path / "closed-1"), server.log.read_text()
+    with sqlite3.connect(tmp_path / "reports.db") as database:
+        assert database.execute("select count(*) from rows").fetchone() == (2,)
+    assert "Error" not in server.log.read_text()
 
 
 @pytest.mark.parametrize(("worker_class", "threads"), WORKERS)
@@ -128,3 +147,49 @@ def test_a_client_that_goes_away_stops_the_action_in_the_worker(
     connection, response = open_stream(server, rows=1)
     assert b"event: result" in response.read()
     connection.close()
+
+
+def test_a_stream_sent_again_while_it_runs_runs_once_and_both_get_its_result(
+    gunicorn: Callable[..., Gunicorn], tmp_path: Path
+) -> None:
+    # The script sends a form again when the connection drops: the second
+    # request, with the same key, waits for the first (which streams in its
+    # own thread), then answers with its outcome.
+    server = gunicorn(
+        "apps.reports_app:create_app()",
+        {"REPORTS_DIR": str(tmp_path)},
+        workers=1,
+        threads=4,
+        worker_class="gthread",
+    )
+    body, cookie = report_form(server, rows=2)
+    connection, response = post_form(server, body, cookie)
+    read_until(response, b"event: text")
+    answers: list[tuple[int, bytes]] = []
+
+    def send_again() -> None:
+        again, answer = post_form(server, body, cookie)
+        answers.append((answer.status, answer.read()))
+        again.close()
+
+    duplicate = threading.Thread(target=send_again)
+    duplicate.start()
+    time.sleep(0.5)  # the duplicate waits for the first
+    assert answers == []
+    (tmp_path / "go").touch()
+    rest = read_until(response, b"event: result") + response.read()
+    connection.close()
+    duplicate.join(15)
+    first = json.loads(rest.split(b"event: result\ndata: ", 1)[1])
+    [(status, second)] = answers
+    assert status == 200
+    assert (
+        json.loads(second)["data"]
+        == first["data"]
+        == {
+            "rows": 2,
+            "log": "Row 1: 1\nRow 2: 4\n",
+        }
+    )
+    with sqlite3.connect(tmp_path / "reports.db") as database:
+        assert database.execute("select count(*) from rows").fetchone() == (2,)

@@ -11,18 +11,26 @@ Environment (for the gunicorn tests, which run it in other processes):
 ``REPORTS_DIR`` a directory where each finished or stopped ``build`` leaves
 a file ``stopped-<rows>`` or ``finished-<rows>``, and where ``build`` waits
 after its first row until a file ``go`` exists (at most 10 s).
+
+``build`` writes its rows to SQLite as Flask's tutorial does: a ``sqlite3``
+connection kept in ``g``, closed by a ``teardown_appcontext`` function (which
+leaves a file ``closed-<n>`` for the n-th connection it closed). A sqlite3
+connection may be used only in the thread that made it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import sqlite3
 import threading
 import time
 import typing as t
 from pathlib import Path
 
 from flask import Flask
+from flask import g
 from flask import render_template_string
 from flask import Response
 from marshmallow import fields
@@ -108,6 +116,14 @@ class Reports:
         self.go = threading.Event()
         self.row_delay = 0.3
 
+    def database(self) -> sqlite3.Connection:
+        """The request's connection (Flask's tutorial's ``get_db``)."""
+        if "db" not in g:
+            path = self.folder / "reports.db" if self.folder else ":memory:"
+            g.db = sqlite3.connect(path)
+            g.db.execute("create table if not exists rows (line text)")
+        return t.cast(sqlite3.Connection, g.db)
+
     def mark(self, what: str) -> None:
         if self.folder is not None:
             (self.folder / what).touch()
@@ -149,10 +165,12 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
                     raise ActionError("Row 13 is unlucky: the report stops there.")
                 line = f"Row {row}: {row * row}\n"
                 lines.append(line)
+                state.database().execute("insert into rows values (?)", (line,))
                 yield Progress(row, rows, f"Row {row} of {rows}")
                 yield line
                 if row == 1:
                     state.wait_for_go()
+            state.database().commit()
             finished = True
             return {"rows": rows, "log": "".join(lines)}
         finally:
@@ -219,6 +237,15 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
     ActionExtension(app)
     app.register_blueprint(reports)
     app.extensions["reports"] = state
+    closed = itertools.count(1)
+
+    @app.teardown_appcontext
+    def close_database(error: BaseException | None) -> None:
+        database = g.pop("db", None)
+        if database is not None:
+            database.close()
+            state.mark(f"closed-{next(closed)}")
+
     return app
 
 
