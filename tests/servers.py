@@ -51,6 +51,12 @@ Fixtures:
     log or its data after the load does that first); every server still
     running is stopped when the test ends.
 
+``granian``
+    A factory. ``granian(app, env, workers=1)`` starts granian's WSGI server
+    (the one ``docs/deployment.md`` recommends) serving ``app`` (a
+    ``module:factory`` spec, no parentheses) in the same way and returns a
+    :class:`Granian`, with ``.port``, ``.url``, ``.log`` and ``.close()``.
+
 Mark tests that use ``chromium`` or ``browser_page`` with
 ``@pytest.mark.browser``, and tests that use ``redis_server`` with
 ``@pytest.mark.redis`` (both markers are declared in ``pyproject.toml``), so that
@@ -96,6 +102,7 @@ if t.TYPE_CHECKING:
 __all__ = [
     "SAME_ORIGIN",
     "STRICT_CSP",
+    "Granian",
     "Gunicorn",
     "LiveServer",
     "RedisServer",
@@ -106,6 +113,7 @@ __all__ = [
     "csp_nonce",
     "csp_violations",
     "free_port",
+    "granian",
     "gunicorn",
     "live_server",
     "redis_server",
@@ -629,6 +637,88 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+_GRANIAN = Path(sys.executable).parent / "granian"
+
+
+class Granian:
+    """granian's WSGI interface with ``workers`` worker processes serving
+    ``app`` (a ``module:factory`` spec importable from ``tests/``)."""
+
+    def __init__(
+        self, app: str, workdir: Path, env: t.Mapping[str, str], workers: int = 1
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "granian.log"
+        self._log = self.log.open("wb")
+        path = os.pathsep.join(
+            [str(_TESTS), str(_ROOT), os.environ.get("PYTHONPATH", "")]
+        )
+        self.process = subprocess.Popen(
+            [
+                str(_GRANIAN),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--factory",
+                app,
+            ],
+            cwd=workdir,
+            env={**os.environ, **env, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self._log.close()
+                raise RuntimeError(f"granian exited:\n{self.log.read_text()}")
+            try:
+                if _answers(self.port):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.close()
+        raise RuntimeError(f"granian did not start:\n{self.log.read_text()}")
+
+    def close(self) -> None:
+        """Stop granian by its pid (it stops its workers); again: nothing."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def granian(tmp_path: Path) -> Iterator[Callable[..., Granian]]:
+    """Factory: ``granian(app, env, workers=1)`` returns a running
+    :class:`Granian` in a directory of its own; all are stopped at the end."""
+    servers: list[Granian] = []
+
+    def start(
+        app: str, env: t.Mapping[str, str] | None = None, workers: int = 1
+    ) -> Granian:
+        workdir = tmp_path / f"granian-{len(servers) + 1}"
+        workdir.mkdir()
+        server = Granian(app, workdir, env or {}, workers)
+        servers.append(server)
+        return server
+
+    yield start
+
+    for server in reversed(servers):
+        server.close()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""Streaming actions under gunicorn, sync and gthread workers: the first
-piece reaches the client while the action still runs, and a client that
-goes away stops the action (its ``finally`` runs) in the worker process."""
+"""Streaming actions under gunicorn, sync and gthread workers, and granian
+(the server ``docs/deployment.md`` recommends): the first piece reaches the
+client while the action still runs, and a client that goes away stops the
+action (its ``finally`` runs) in the worker process."""
 
 from __future__ import annotations
 
@@ -18,15 +19,37 @@ import pytest
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
+    from servers import Granian
     from servers import Gunicorn
 
 pytestmark = pytest.mark.slow
 
-WORKERS = [("sync", 1), ("gthread", 4)]
+SERVERS = ["gunicorn sync", "gunicorn gthread", "granian"]
+
+
+@pytest.fixture(params=SERVERS)
+def reports_server(
+    request: pytest.FixtureRequest,
+    gunicorn: Callable[..., Gunicorn],
+    granian: Callable[..., Granian],
+    tmp_path: Path,
+) -> Gunicorn | Granian:
+    """The reports app, with one worker, under each server."""
+    env = {"REPORTS_DIR": str(tmp_path)}
+    if request.param == "granian":
+        return granian("apps.reports_app:create_app", env)
+    kind = request.param.split()[1]
+    return gunicorn(
+        "apps.reports_app:create_app()",
+        env,
+        workers=1,
+        threads=4 if kind == "gthread" else 1,
+        worker_class=kind,
+    )
 
 
 def open_stream(
-    server: Gunicorn, rows: int
+    server: Gunicorn | Granian, rows: int
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """POST the report form as the browser script does; the response, unread."""
     connection, response = post_form(server, *report_form(server, rows))
@@ -36,7 +59,7 @@ def open_stream(
     return connection, response
 
 
-def report_form(server: Gunicorn, rows: int) -> tuple[str, str]:
+def report_form(server: Gunicorn | Granian, rows: int) -> tuple[str, str]:
     """The body the report form of a fresh page sends, and the page's cookie."""
     page = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     page.request("GET", "/")
@@ -56,7 +79,7 @@ def report_form(server: Gunicorn, rows: int) -> tuple[str, str]:
 
 
 def post_form(
-    server: Gunicorn, body: str, cookie: str
+    server: Gunicorn | Granian, body: str, cookie: str
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
     connection.request(
@@ -92,17 +115,10 @@ def wait_for(path: Path, seconds: float = 10) -> bool:
     return False
 
 
-@pytest.mark.parametrize(("worker_class", "threads"), WORKERS)
 def test_the_first_piece_arrives_while_the_action_runs(
-    gunicorn: Callable[..., Gunicorn], tmp_path: Path, worker_class: str, threads: int
+    reports_server: Gunicorn | Granian, tmp_path: Path
 ) -> None:
-    server = gunicorn(
-        "apps.reports_app:create_app()",
-        {"REPORTS_DIR": str(tmp_path)},
-        workers=1,
-        threads=threads,
-        worker_class=worker_class,
-    )
+    server = reports_server
     connection, response = open_stream(server, rows=2)
     # The action waits for "go" after its first row: without streaming
     # (a buffering server) this event would never come.
@@ -122,17 +138,10 @@ def test_the_first_piece_arrives_while_the_action_runs(
     assert "Error" not in server.log.read_text()
 
 
-@pytest.mark.parametrize(("worker_class", "threads"), WORKERS)
 def test_a_client_that_goes_away_stops_the_action_in_the_worker(
-    gunicorn: Callable[..., Gunicorn], tmp_path: Path, worker_class: str, threads: int
+    reports_server: Gunicorn | Granian, tmp_path: Path
 ) -> None:
-    server = gunicorn(
-        "apps.reports_app:create_app()",
-        {"REPORTS_DIR": str(tmp_path)},
-        workers=1,
-        threads=threads,
-        worker_class=worker_class,
-    )
+    server = reports_server
     connection, response = open_stream(server, rows=60)
     read_until(response, b"event: text")
     connection.close()  # the tab closed
