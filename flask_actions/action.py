@@ -261,7 +261,7 @@ class Action(t.Generic[P, R]):
 class BoundAction:
     """An action with bound arguments, as returned by :meth:`Action.bind`."""
 
-    __slots__ = ("action", "args", "payload", "sealed")
+    __slots__ = ("action", "args", "payload", "sealed", "identity")
 
     def __init__(
         self, action: Action[t.Any, t.Any], args: tuple[t.Any, ...], payload: bytes
@@ -274,6 +274,10 @@ class BoundAction:
         #: while the app's keys are of that generation and the token is young
         #: enough (see :class:`~flask_actions.reuse.Reuse`).
         self.sealed: Sealed | None = None
+        #: What its fa.forms are known by from one render to the next (the
+        #: ``data-fa-form`` attribute), with the generation of the app's keys
+        #: it was made under: ``(generation, identity)``.
+        self.identity: tuple[int, str] | None = None
 
     def __repr__(self) -> str:
         return f"<BoundAction {self.action.name!r} {self.args!r}>"

@@ -94,11 +94,12 @@ def _derive(secret: bytes, purpose: str) -> bytes:
 class _Keys:
     """The keys derived from one secret."""
 
-    __slots__ = ("id_key", "aead")
+    __slots__ = ("id_key", "identity_key", "aead")
 
     def __init__(self, secret: str | bytes) -> None:
         raw = secret.encode() if isinstance(secret, str) else bytes(secret)
         self.id_key = _derive(raw, "id")
+        self.identity_key = _derive(raw, "identity")
         self.aead = {p: AESGCM(_derive(raw, p)) for p in ("bound", "result")}
 
 
@@ -122,6 +123,16 @@ class KeyRing:
             self._keys[index].id_key, name.encode(), hashlib.sha256
         ).digest()
         return b64encode(digest)[:_ID_LENGTH]
+
+    def identity(self, context: bytes, data: bytes) -> str:
+        """A name for ``data`` of ``context`` that is the same in every
+        process for the same secret and tells nothing of ``data`` (keyed
+        BLAKE2b, 12 bytes): what a page's element is known by from one render
+        to the next."""
+        digest = hashlib.blake2b(
+            context + b"\0" + data, key=self._keys[0].identity_key, digest_size=12
+        ).digest()
+        return b64encode(digest)
 
     def seal(self, purpose: str, data: bytes, context: bytes) -> str:
         """Encrypt and authenticate ``data`` for ``context`` with the current secret."""

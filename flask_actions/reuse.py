@@ -182,12 +182,14 @@ def binding_size(argument: object, payload: bytes) -> int:
     its encoding, when that is the key), the encoding, and the ref it is
     sealed into later (the id and the base64 of the encoding with the seal's
     33 bytes: 4/3 of the encoding and at most 117 bytes more, with the
-    string's own header)."""
+    string's own header), and the name its fa.forms are known by (a
+    16-character string in a pair: 120 bytes)."""
     return (
         sys.getsizeof(argument)
         + sys.getsizeof(payload)
         + 4 * len(payload) // 3
         + 160
+        + 120
         + _ENTRY_OVERHEAD
     )
 

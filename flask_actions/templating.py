@@ -200,6 +200,22 @@ class _Render:
             return sealed[1]
         return self.reuse.seal(self.app, target, self.token_reuse)[0]
 
+    def identity(self, target: Target) -> str:
+        """What the fa.forms of ``target`` are known by from one render of a
+        page to the next, in any process (``data-fa-form``): the action's id,
+        or a keyed hash of it and the bound arguments, which tells nothing of
+        them. The script keeps a form the user typed into, wherever the list
+        around it moved, by this name."""
+        if type(target) is not BoundAction:
+            return target.action.id
+        known = target.identity
+        if known is not None and known[0] == self.generation:
+            return known[1]
+        ring = self.reuse.keys.ring(self.app)
+        made = ring.identity(target.action.id.encode(), target.payload)
+        target.identity = (self.generation, made)
+        return made
+
 
 #: The globals object itself, not the ``g`` proxy: one attribute lookup
 #: through the proxy costs more than the rest of a button.
@@ -301,9 +317,12 @@ class _Macros:
             asks += _hidden_input(CONFIRM_FIELD, confirm)
             if self._awaiting(resolved, number):
                 asks += _hidden_input(CONFIRMED_FIELD, "1")
+        identity = render.identity(resolved)
+        if number > 1:
+            identity = f"{identity}.{number}"
         html = (
             f'<form method="post"{enctype}'
-            f"{self.attrs(attributes, action=render.post_url, data_fa_form=True)}>"
+            f"{self.attrs(attributes, action=render.post_url, data_fa_form=identity)}>"
             f"{self.hidden(resolved)}{asks}{_DEFAULT_BUTTON}"
         )
         if caller is not None:

@@ -568,3 +568,54 @@ def test_a_form_number_no_page_renders_shows_the_answer_in_the_first(
     assert "Shorter than minimum" in forms["top"]
     assert "fa-errors" not in forms["bottom"]
     assert titles == []
+
+
+def _identities(html: str) -> list[str]:
+    return re.findall(r'data-fa-form="([^"]*)"', html)
+
+
+def test_a_form_is_known_by_the_same_name_in_every_render_and_process(
+    items_app: tuple[Flask, list[dict[str, t.Any]]],
+) -> None:
+    # What the script keeps a typed-into form by when the list around it
+    # moves: the same for the same target in every process with the secret,
+    # another for other bound arguments, nothing of the arguments in it.
+    app, items = items_app
+    first = _identities(app.test_client().get("/").text)
+    assert len(first) == 2 and first[0] != first[1]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{16}", name) for name in first)
+    twin, _ = _twin_app("s")
+    assert _identities(twin.test_client().get("/").text) == first
+    other, _ = _twin_app("another secret")
+    assert set(_identities(other.test_client().get("/").text)).isdisjoint(first)
+    items.reverse()
+    assert _identities(app.test_client().get("/").text) == first[::-1]
+
+
+def _twin_app(secret: str) -> tuple[Flask, list[dict[str, t.Any]]]:
+    """The app of ``items_app`` again, as another process makes it."""
+    bp = ActionBlueprint("items", __name__)
+    items = [{"id": 1, "title": "one"}, {"id": 2, "title": "two"}]
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(LIST, items=items)
+
+    @bp.action(schema={"title": fields.Str()})
+    def rename(item_id: int, data: dict[str, str]) -> None: ...
+
+    @bp.action
+    def delete(item_id: int) -> None: ...
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret, TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app, items
+
+
+def test_the_same_form_twice_has_two_names(twice_app: tuple[Flask, list[str]]) -> None:
+    app, _ = twice_app
+    top, bottom, clear, clear_too = _identities(app.test_client().get("/").text)
+    assert bottom == f"{top}.2" and clear_too == f"{clear}.2"
+    assert top != clear

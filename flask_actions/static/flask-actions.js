@@ -126,11 +126,20 @@
   // Brings the live DOM in line with a freshly rendered page while keeping the
   // nodes that survive, and with them focus, caret, scroll, typed values and
   // pending state. An element with an id that both pages have is the same
-  // element wherever it moved in the tree; other children are matched among
-  // their siblings on tag + name (form controls), then on position.
+  // element wherever it moved in the tree, and so is an fa.form, by the name
+  // the server gives it (data-fa-form: its action, bound arguments and place);
+  // other children are matched among their siblings on tag + name (form
+  // controls), then on position.
   // Optimistic items of submissions still in flight stay where they are.
+  const idOf = (node) => (node.id ? '#' + node.id : node.getAttribute('data-fa-form') ? '# ' + node.getAttribute('data-fa-form') : '');
   const keyOf = (node) =>
-    node.nodeType !== 1 ? '' : node.id ? '#' + node.id : node.hasAttribute('name') ? node.nodeName + ' ' + node.getAttribute('name') : '';
+    node.nodeType !== 1 ? '' : idOf(node) || (node.hasAttribute('name') ? node.nodeName + ' ' + node.getAttribute('name') : '');
+  const IDENTIFIED = '[id],[data-fa-form]';
+  // The form of `root` that is `form` in another render of the page, if any.
+  const formIn = (root, form) => {
+    const key = keyOf(form);
+    return key[0] === '#' ? [...root.forms].find((other) => keyOf(other) === key) : root.forms[[...doc.forms].indexOf(form)];
+  };
   const isSame = (live, fresh) => live.nodeName === fresh.nodeName && keyOf(live) === keyOf(fresh);
   const isOptimistic = (node) => node?.nodeType === 1 && node.hasAttribute(OPTIMISTIC_ITEM);
   const moveBefore = (parent, node, before) => {
@@ -143,8 +152,8 @@
 
   function morph(liveRoot, freshRoot, succeeded) {
     const liveById = new Map();
-    for (const element of liveRoot.querySelectorAll('[id]'))
-      if (!liveById.has(element.id) && !element.closest('[' + OPTIMISTIC_ITEM + ']')) liveById.set(element.id, element);
+    for (const element of liveRoot.querySelectorAll(IDENTIFIED))
+      if (!liveById.has(idOf(element)) && !element.closest('[' + OPTIMISTIC_ITEM + ']')) liveById.set(idOf(element), element);
     // movable: id -> the live element it names. Holders: the nodes on the way
     // to one, which go to a hidden place rather than away when the new page
     // does not have them where they were, so that the element can move on.
@@ -152,10 +161,11 @@
     const addHolders = (element, root, holders) => {
       for (let node = element; node && node !== root; node = node.parentNode) holders.add(node);
     };
-    for (const fresh of freshRoot.querySelectorAll('[id]')) {
-      const live = liveById.get(fresh.id);
-      if (live?.nodeName === fresh.nodeName && !tree.movable.has(fresh.id)) {
-        tree.movable.set(fresh.id, live);
+    for (const fresh of freshRoot.querySelectorAll(IDENTIFIED)) {
+      const id = idOf(fresh);
+      const live = liveById.get(id);
+      if (id && live?.nodeName === fresh.nodeName && !tree.movable.has(id)) {
+        tree.movable.set(id, live);
         addHolders(live, liveRoot, tree.liveHolders);
         addHolders(fresh, freshRoot, tree.freshHolders);
       }
@@ -217,9 +227,9 @@
       for (skipOptimistic(); cursor && keyOf(cursor) && !wanted.has(keyOf(cursor)); skipOptimistic()) discardCursor();
       const key = keyOf(freshChild);
       let match = null;
-      if (freshChild.nodeType === 1 && tree.movable.has(freshChild.id)) {
-        match = tree.movable.get(freshChild.id);
-        tree.movable.delete(freshChild.id);
+      if (tree.movable.has(key)) {
+        match = tree.movable.get(key);
+        tree.movable.delete(key);
         if (match.contains(live)) match = null;
       } else if (key && key[0] !== '#') {
         for (let node = cursor; node && !match; node = node.nextSibling) if (!isOptimistic(node) && isSame(node, freshChild)) match = node;
@@ -253,7 +263,7 @@
     let target = fresh.body;
     if (onlyForm) {
       live = onlyForm;
-      target = onlyForm.id ? fresh.getElementById(onlyForm.id) : fresh.forms[[...doc.forms].indexOf(onlyForm)];
+      target = formIn(fresh, onlyForm);
       if (target?.nodeName !== 'FORM') return;
     } else {
       const meta = fresh.querySelector('meta[name="csrf-token"]');
@@ -569,7 +579,7 @@
     const detail = { form, submitter, result, response: response || null, error: outcome.error };
     if (emit(form, result.ok ? 'success' : 'failure', detail, 1)) {
       apply(outcome, form, result.ok ? submission.snapshot : null);
-      const current = form.isConnected ? form : doc.getElementById(form.id) || form;
+      const current = form.isConnected ? form : formIn(doc, form) || form;
       if (result.ok) clearMessage(form);
       else if (!leaving) {
         showMessage(current, result.message);
