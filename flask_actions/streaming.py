@@ -59,6 +59,7 @@ from . import codec
 
 if t.TYPE_CHECKING:
     from collections.abc import AsyncGenerator
+    from collections.abc import Callable
     from collections.abc import Generator
     from collections.abc import Iterator
 
@@ -157,16 +158,12 @@ def drain(stream: t.Any) -> t.Any:
     an ``ActionError``, a crash, a redirect) are the action's."""
     if inspect.isasyncgen(stream):
         return current_app.ensure_sync(_drain_async)(stream)
-    generator = t.cast("Generator[t.Any, None, t.Any]", stream)
+    steps = _plain_pieces(stream, None)
     try:
         while True:
-            next(generator)
+            next(steps)
     except StopIteration as end:
         return end.value
-    except Return as end:
-        return end.value
-    finally:
-        generator.close()
 
 
 async def _drain_async(stream: AsyncGenerator[t.Any, None]) -> t.Any:
@@ -190,10 +187,21 @@ def pieces(stream: t.Any) -> Generator[bytes, None, t.Any]:
     if inspect.isasyncgen(stream):
         asynchronous = t.cast("AsyncGenerator[t.Any, None]", stream)
         return (yield from _async_pieces(asynchronous, _heartbeat()))
+    return (yield from _plain_pieces(stream, piece))
+
+
+def _plain_pieces(
+    stream: t.Any, encode: Callable[[t.Any], bytes] | None
+) -> Generator[bytes, None, t.Any]:
+    """:func:`pieces` of a plain generator, each encoded with ``encode``
+    (``None``: nothing yielded, for :func:`drain`); its result is what it
+    returns or raises as :class:`Return`."""
     generator = t.cast("Generator[t.Any, None, t.Any]", stream)
     try:
         while True:
-            yield piece(next(generator))
+            item = next(generator)
+            if encode is not None:
+                yield encode(item)
     except StopIteration as end:
         return end.value
     except Return as end:

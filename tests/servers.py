@@ -546,6 +546,43 @@ def _answers(port: int) -> bool:
 
 _TESTS = Path(__file__).resolve().parent
 _ROOT = _TESTS.parent
+
+
+def _stop(process: subprocess.Popen[bytes], log: t.IO[bytes]) -> None:
+    """Stop a server by its pid, as a deployment would (SIGTERM: its workers
+    finish what they serve), killing it after 15 s; close its log."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    log.close()
+
+
+class _Servers:
+    """The servers a factory fixture started, each in a folder of its own
+    under the test's ``tmp_path``; all stopped at the end."""
+
+    def __init__(self, tmp_path: Path, kind: str) -> None:
+        self.tmp_path, self.kind = tmp_path, kind
+        self.started: list[t.Any] = []
+
+    def folder(self) -> Path:
+        workdir = self.tmp_path / f"{self.kind}-{len(self.started) + 1}"
+        workdir.mkdir()
+        return workdir
+
+    def add(self, server: t.Any) -> t.Any:
+        self.started.append(server)
+        return server
+
+    def stop(self) -> None:
+        for server in reversed(self.started):
+            server.close()
+
+
 _GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
@@ -629,14 +666,7 @@ class Gunicorn:
 
     def close(self) -> None:
         """Stop gunicorn (its workers finish what they serve); again: nothing."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        _stop(self.process, self._log)
 
 
 _GRANIAN = Path(sys.executable).parent / "granian"
@@ -689,43 +719,32 @@ class Granian:
         raise RuntimeError(f"granian did not start:\n{self.log.read_text()}")
 
     def close(self) -> None:
-        """Stop granian by its pid (it stops its workers); again: nothing."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        """Stop granian (it stops its workers); again: nothing."""
+        _stop(self.process, self._log)
 
 
 @pytest.fixture
 def granian(tmp_path: Path) -> Iterator[Callable[..., Granian]]:
     """Factory: ``granian(app, env, workers=1)`` returns a running
     :class:`Granian` in a directory of its own; all are stopped at the end."""
-    servers: list[Granian] = []
+    servers = _Servers(tmp_path, "granian")
 
     def start(
         app: str, env: t.Mapping[str, str] | None = None, workers: int = 1
     ) -> Granian:
-        workdir = tmp_path / f"granian-{len(servers) + 1}"
-        workdir.mkdir()
-        server = Granian(app, workdir, env or {}, workers)
-        servers.append(server)
-        return server
+        return t.cast(
+            Granian, servers.add(Granian(app, servers.folder(), env or {}, workers))
+        )
 
     yield start
-
-    for server in reversed(servers):
-        server.close()
+    servers.stop()
 
 
 @pytest.fixture
 def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
     """Factory: ``gunicorn(app, env, workers=2, threads=4)`` returns a running
     :class:`Gunicorn` in a directory of its own; all are stopped at the end."""
-    servers: list[Gunicorn] = []
+    servers = _Servers(tmp_path, "gunicorn")
 
     def start(
         app: str,
@@ -734,13 +753,9 @@ def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
         threads: int = 4,
         worker_class: str = "gthread",
     ) -> Gunicorn:
-        workdir = tmp_path / f"gunicorn-{len(servers) + 1}"
-        workdir.mkdir()
+        workdir = servers.folder()
         server = Gunicorn(app, workdir, env or {}, workers, threads, worker_class)
-        servers.append(server)
-        return server
+        return t.cast(Gunicorn, servers.add(server))
 
     yield start
-
-    for server in reversed(servers):
-        server.close()
+    servers.stop()

@@ -972,6 +972,17 @@ def test_a_button_or_form_that_asks_first(
 
 # --- A failure whose form the new page no longer has -------------------------------
 
+
+def one_page_app(bp: ActionBlueprint, templates: dict[str, str], secret: str) -> Flask:
+    """An app of one blueprint whose views render ``templates``."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret)
+    app.jinja_loader = DictLoader(templates)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    return app
+
+
 LIST = """\
 {% import "flask_actions/macros.html" as fa %}
 <!doctype html>
@@ -1015,11 +1026,7 @@ def test_a_failure_whose_form_is_gone_still_says_why(
             raise ActionError("This task was deleted meanwhile.", status=409)
         tasks[task_id] = data["title"]
 
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="a secret for the task list " * 2)
-    app.jinja_loader = DictLoader({"list.html": LIST})
-    ActionExtension(app)
-    app.register_blueprint(bp)
+    app = one_page_app(bp, {"list.html": LIST}, "a secret for the task list " * 2)
     server = live_server(app)
     tab = Tab(browser_page(js=js), server, js=js).open()
     page = tab.page
@@ -1134,11 +1141,9 @@ def test_of_two_forms_of_one_action_only_the_one_sent_shows_its_answer(
         set_message("Subscribed.")
         revalidate_tag("news")
 
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="a secret for the newsletter " * 2)
-    app.jinja_loader = DictLoader({"news.html": NEWSLETTER})
-    ActionExtension(app)
-    app.register_blueprint(bp)
+    app = one_page_app(
+        bp, {"news.html": NEWSLETTER}, "a secret for the newsletter " * 2
+    )
     server = live_server(app)
     tab = Tab(browser_page(js=js), server, js=js).open()
     page = tab.page
@@ -1217,11 +1222,7 @@ def test_a_list_without_ids_keeps_typed_text_with_its_own_row(
         cards.append(card(card_id))
         cards.remove(card(card_id))  # the first of the two
 
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="a secret for the cards " * 2)
-    app.jinja_loader = DictLoader({"rows.html": ROWS})
-    ActionExtension(app)
-    app.register_blueprint(bp)
+    app = one_page_app(bp, {"rows.html": ROWS}, "a secret for the cards " * 2)
     server = live_server(app)
     page = Tab(browser_page(js=True), server, js=True).open().page
 
