@@ -153,12 +153,15 @@ def piece(item: t.Any) -> bytes:
 
 def drain(stream: t.Any) -> t.Any:
     """Run a generator action to its end and return its result, its pieces
-    dropped (a browser without JavaScript, a JSON client). Called where the
-    action's function was called, so its exceptions (a ``ValidationError``,
-    an ``ActionError``, a crash, a redirect) are the action's."""
+    dropped (a browser without JavaScript, a JSON client), in this thread as
+    :func:`pieces` does. Called where the action's function was called, so
+    its exceptions (a ``ValidationError``, an ``ActionError``, a crash, a
+    redirect) are the action's."""
     if inspect.isasyncgen(stream):
-        return current_app.ensure_sync(_drain_async)(stream)
-    steps = _plain_pieces(stream, None)
+        asynchronous = t.cast("AsyncGenerator[t.Any, None]", stream)
+        steps = _async_pieces(asynchronous, None, None)
+    else:
+        steps = _plain_pieces(stream, None)
     try:
         while True:
             next(steps)
@@ -166,27 +169,15 @@ def drain(stream: t.Any) -> t.Any:
         return end.value
 
 
-async def _drain_async(stream: AsyncGenerator[t.Any, None]) -> t.Any:
-    try:
-        async for _ in stream:
-            pass
-    except Return as end:
-        return end.value
-    finally:
-        await stream.aclose()
-    return None
-
-
 def pieces(stream: t.Any) -> Generator[bytes, None, t.Any]:
     """Run a generator action in this thread (the request's, as a view's
     body runs), yielding the event of each piece it yields as it yields it,
-    and return its result, as :func:`drain` does. When the client goes away
-    the server closes the response: the generator is closed where it waits
-    (an ``async`` one cancelled at its ``await``), so its ``finally`` blocks
-    run."""
+    and return its result. When the client goes away the server closes the
+    response: the generator is closed where it waits (an ``async`` one
+    cancelled at its ``await``), so its ``finally`` blocks run."""
     if inspect.isasyncgen(stream):
         asynchronous = t.cast("AsyncGenerator[t.Any, None]", stream)
-        return (yield from _async_pieces(asynchronous, _heartbeat()))
+        return (yield from _async_pieces(asynchronous, _heartbeat(), piece))
     return (yield from _plain_pieces(stream, piece))
 
 
@@ -220,13 +211,17 @@ _PIECE, _END, _RAISED = range(3)
 
 
 def _async_pieces(
-    stream: AsyncGenerator[t.Any, None], heartbeat: float
+    stream: AsyncGenerator[t.Any, None],
+    heartbeat: float | None,
+    encode: Callable[[t.Any], bytes] | None,
 ) -> Generator[bytes, None, t.Any]:
-    """:func:`pieces` of an ``async`` generator: it runs in one task of an
-    event loop of this thread's own, the loop running while a piece is
-    awaited; a gap longer than ``heartbeat`` seconds is filled with a
-    comment line, so that proxies keep the connection and a client that
-    left is noticed."""
+    """:func:`pieces` of an ``async`` generator, each encoded with
+    ``encode`` (``None``: nothing yielded, for :func:`drain`). It runs in one
+    task of an event loop of this thread's own, the loop running while a
+    piece is awaited (not asgiref's thread, where ``async`` views run: what
+    the request made in this thread works in it); a gap longer than
+    ``heartbeat`` seconds is filled with a comment line, so that proxies
+    keep the connection and a client that left is noticed."""
     loop = asyncio.new_event_loop()
     handed: asyncio.Queue[tuple[int, t.Any]] = asyncio.Queue(maxsize=1)
     # One task for the whole generator: what it sets in a context variable
@@ -241,7 +236,8 @@ def _async_pieces(
                     yield b":\n\n"
             kind, value = waiting.result()
             if kind == _PIECE:
-                yield piece(value)
+                if encode is not None:
+                    yield encode(value)
             elif kind == _END:
                 return value
             else:

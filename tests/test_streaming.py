@@ -486,6 +486,16 @@ def sqlite_app(tmp_path: t.Any, opened: str) -> tuple[Flask, list[str]]:
         get_db().commit()
         return {"notes": get_db().execute("select count(*) from notes").fetchone()[0]}
 
+    @bp.action(schema={"count": fields.Int(required=True)})
+    async def write_async(data: dict[str, int]) -> t.AsyncIterator[Progress]:
+        for done in range(1, data["count"] + 1):
+            await asyncio.sleep(0)
+            get_db().execute("insert into notes values (?)", (f"note {done}",))
+            yield Progress(done, data["count"])
+        get_db().commit()
+        notes = get_db().execute("select count(*) from notes").fetchone()[0]
+        raise Return({"notes": notes})
+
     app = Flask(__name__)
     app.config.update(SECRET_KEY="tutorial secret " * 3, TESTING=True)
     ActionExtension(app)
@@ -506,17 +516,24 @@ def sqlite_app(tmp_path: t.Any, opened: str) -> tuple[Flask, list[str]]:
     return app, log
 
 
+@pytest.mark.parametrize("name", ["notes.write", "notes.write_async"])
 @pytest.mark.parametrize("opened", ["in the action", "before_request"])
 def test_a_streaming_action_uses_the_tutorial_database_as_a_view_does(
-    tmp_path: t.Any, opened: str
+    tmp_path: t.Any, opened: str, name: str
 ) -> None:
     # Found using my own app (a board whose import streams): with the
     # connection made in the action, the teardown could not close it (made in
     # another thread), so the stream ended without its last chunk and the
     # connection stayed open; made before the action, the action crashed.
     app, log = sqlite_app(tmp_path, opened)
-    response = post(app, "notes.write", {"count": 3})
+    response = post(app, name, {"count": 3})
     got = [e for e in events(response.data) if e[0]]
     assert [kind for kind, _ in got] == ["progress"] * 3 + ["result"]
     assert got[-1][1]["ok"] is True and got[-1][1]["data"] == {"notes": 3}
     assert log == ["closed"]
+    # Without JavaScript (found using my own app, a chat whose answer is an
+    # async generator: its connection was made in the event loop's thread,
+    # and the teardown's close made the answer a 500).
+    result = call(app.test_client(), name, {"count": 2})
+    assert result.response.status_code == 303 and result.data == {"notes": 5}
+    assert log == ["closed", "closed"]
