@@ -18,6 +18,7 @@
   const touched = new WeakMap(); // form -> Set of the names the user touched
   const edited = new WeakSet(); // controls the user typed into
   const latest = new WeakMap(); // form -> the number of its newest check
+  const shown = new WeakMap(); // form -> the errors of its last check
 
   function touch(event) {
     const control = event.target;
@@ -43,8 +44,15 @@
   for (const type of ['fa:success', 'reset'])
     doc.addEventListener(type, (event) => {
       touched.delete(event.target);
+      shown.delete(event.target);
       for (const control of event.target.elements || []) edited.delete(control);
     }, true);
+
+  // Another form's answer brings the server's page, whose error lists know
+  // nothing of these checks: the forms being filled in show theirs again.
+  doc.addEventListener('fa:after', (event) => {
+    for (const form of doc.querySelectorAll('form[data-fa-live]')) if (form !== event.target && shown.has(form)) show(form, shown.get(form));
+  });
 
   async function check(form, number) {
     let errors = {};
@@ -63,7 +71,9 @@
     } catch {
       return;
     }
-    if (latest.get(form) === number) show(form, errors); // else out of date
+    if (latest.get(form) !== number) return; // out of date
+    shown.set(form, errors);
+    show(form, errors);
   }
 
   function show(form, errors) {
