@@ -234,7 +234,8 @@ def run_action(**_view_args: t.Any) -> t.Any:
     if isinstance(ticket, ActionResult):  # a duplicate, or a refusal to run
         return respond(submission, ticket, Effects(), None)
     if streaming.wants_stream(entry.action.func, submission):
-        return streaming.streamed(_streamed_answer(app, entry, submission, ticket))
+        answer = _streamed_answer(app, entry, submission, ticket)
+        return streaming.streamed(answer, lambda: _let_go(app, ticket))
     if ticket is None:
         result, effects, passthrough = invoke(entry, submission)
         return respond(submission, result, effects, passthrough)
@@ -288,6 +289,12 @@ def _streamed_answer(
         # Exception): the key is let go, as for any crash.
         if ticket is not None and not settled:
             idempotency.release(app, ticket)
+
+
+def _let_go(app: Flask, ticket: t.Any) -> None:
+    """Release the key of an invocation that never began."""
+    if ticket is not None:
+        idempotency.release(app, ticket)
 
 
 def refused_before_the_action(response: Response) -> Response:

@@ -269,18 +269,24 @@ async def _pump(
         await stream.aclose()
 
 
-def streamed(answer: Generator[bytes, None, Response]) -> Response:
+def streamed(
+    answer: Generator[bytes, None, Response], abandoned: Callable[[], None]
+) -> Response:
     """The streamed answer: ``answer`` (the whole invocation: hooks, the
     action, its outcome, then the JSON answer any action gives) runs as this
     response's body is written, in the request's thread, yielding the events
     of the pieces the action yields; its JSON answer is the ``result`` event
-    that ends the stream."""
+    that ends the stream. ``abandoned`` is called when the server closes the
+    response before ``answer`` began (the client left at the first write, or
+    before it): nothing of the invocation ran."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    began: list[bool] = []
 
     def body() -> Iterator[bytes]:
         try:
             yield b": stream\n\n"  # the headers leave now
             modified = session.modified
+            began.append(True)
             response = yield from answer
             if response.headers.getlist("Set-Cookie") or (
                 session.modified and not modified
@@ -311,7 +317,11 @@ def streamed(answer: Generator[bytes, None, Response]) -> Response:
     def release() -> None:
         if not released:
             released.append(True)
-            held.pop()
+            try:
+                if not began:
+                    abandoned()
+            finally:
+                held.pop()
 
     response: Response = app.response_class(body(), mimetype=EVENT_STREAM)
     response.call_on_close(release)

@@ -325,6 +325,37 @@ def test_a_stream_its_client_stopped_lets_its_key_go(app: Flask, seen: Seen) -> 
         assert seen.closed.wait(5)
 
 
+@pytest.mark.parametrize("read", [0, 1], ids=["nothing read", "its first line read"])
+def test_a_stream_its_client_left_before_the_action_began_lets_its_key_go(
+    app: Flask, seen: Seen, read: int
+) -> None:
+    # The connection dropped before the action's first step (the server
+    # closed the answer at its first write, or before writing): nothing ran,
+    # and the script's retry with the same key runs at once rather than
+    # waiting out the lease (409 "still being sent").
+    app.config["ACTIONS_IDEMPOTENCY_WAIT"] = 0.5
+    client = app.test_client()
+    ref, csrf, origin = prepare(client, "report.build")
+    headers = {
+        "X-Action": ref,
+        "X-Flask-Actions": "call",
+        "X-CSRFToken": csrf or "",
+        "Origin": origin,
+        "Idempotency-Key": "left-early",
+        **STREAM,
+    }
+    response = client.post("/", json={"rows": 2}, headers=headers, buffered=False)
+    stream = iter(response.response)
+    for _ in range(read):
+        assert next(stream) == b": stream\n\n"
+    response.close()
+    assert seen.steps == []  # the action never began
+    again = client.post("/", json={"rows": 2}, headers=headers)
+    assert again.status_code == 200
+    assert [e for e in events(again.data) if e[0]][-1][1]["data"] == {"built": 2}
+    assert seen.steps == [0, 1]
+
+
 def test_heartbeats_fill_long_gaps_of_an_async_generator(
     app: Flask, seen: Seen
 ) -> None:
