@@ -15,6 +15,7 @@ import re
 import time
 import typing as t
 from urllib.parse import quote
+from urllib.parse import unquote
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
@@ -181,11 +182,13 @@ def _show_message(response: Response, result: ActionResult) -> None:
 
 
 def _local_path(location: str) -> str | None:
-    """The path within this app that ``location`` points to, or ``None``."""
+    """The path within this app that ``location`` points to, or ``None``:
+    decoded, as ``request.path`` of the request for it will be (the result
+    flashed to it is looked for there)."""
     absolute = urlsplit(urljoin(request.url, location))
     if absolute.netloc.lower() != request.host.lower():
         return None
-    path = absolute.path
+    path = unquote(absolute.path, errors="replace")
     root = request.script_root
     if root and path.startswith(root):
         path = path[len(root) :] or "/"

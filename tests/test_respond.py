@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import re
 import typing as t
+from urllib.parse import quote
 
+import pytest
 from flask import Flask
 from flask import render_template_string
+from flask import url_for
+from markupsafe import escape
 
 from flask_actions import ActionBlueprint
 from flask_actions import ActionExtension
 from flask_actions import redirect
+from flask_actions import set_message
 from flask_actions.flashing import COOKIE_NAME
 from flask_actions.testing import call
 
@@ -48,6 +53,47 @@ def test_the_result_cookie_is_only_for_its_page(app: Flask) -> None:
     assert client.get("/b").text == "-"
     assert client.get("/a").text == "shown"
     assert client.get("/a").text == "-", "shown once"
+
+
+@pytest.mark.parametrize(
+    "name", ["Café", "a b", "<b>x</b>", "c++ & co", "%41", "日本/語", "50%"]
+)
+@pytest.mark.parametrize("mode", ["form", "json"])
+def test_the_result_shows_on_a_page_whose_path_is_encoded(
+    app: Flask, name: str, mode: t.Literal["form", "json"]
+) -> None:
+    # Found using my own app (a wiki at /w/<path:name>): after a save the
+    # page never showed its "Saved.": the result was flashed to the path as
+    # the URL spells it (/w/Caf%C3%A9) and looked for at the path Werkzeug
+    # decoded (/w/Café).
+    bp = ActionBlueprint("wiki", __name__)
+
+    @bp.route("/w/<path:name>")
+    def page(name: str) -> str:
+        return render_template_string(
+            "{{ name }}: {{ action_result().message if action_result() else '-' }}",
+            name=name,
+        )
+
+    @bp.action
+    def save() -> None:
+        set_message("Saved.")
+
+    @bp.action
+    def go(name: str) -> None:
+        set_message("Moved.")
+        redirect(url_for("wiki.page", name=name))
+
+    app.register_blueprint(bp)
+    client = app.test_client()
+    url = "/w/" + quote(name)
+    if mode == "form":
+        result = call(client, save, page=url)
+        assert result.response.status_code == 303
+        assert client.get(result.response.location).text == f"{escape(name)}: Saved."
+    result = call(client, go.bind(name), page="/w/start", mode=mode)
+    location = result.redirect if mode == "json" else result.response.location
+    assert client.get(location).text == f"{escape(name)}: Moved."
 
 
 def test_failure_renders_the_page_with_status_errors_and_typed_values(
