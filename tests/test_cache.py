@@ -76,6 +76,12 @@ def make_app(**config: t.Any) -> Flask:
         renders["n"] += 1
         return f"item {n} of {len(items)} render {renders['n']}"
 
+    @bp.route("/tag/<path:name>")
+    @page_cache.cached
+    def tag(name: str) -> str:
+        renders["n"] += 1
+        return f"tag {name} render {renders['n']}"
+
     @bp.route("/untagged")
     @page_cache.cached
     def untagged() -> str:
@@ -251,6 +257,26 @@ def test_revalidate_path_refreshes_every_query_of_that_path(app: Flask) -> None:
     assert get(client, "/item/1")[1] == "HIT"
     assert call(client, touch.bind("http://localhost/item/1"), {}, mode="json").ok
     assert get(client, "/item/1")[1] == "MISS"
+
+
+@pytest.mark.parametrize("name", ["Café", "a b/c", "c++ & co", "%41", "50%"])
+def test_revalidate_path_refreshes_a_page_whose_path_is_encoded(
+    app: Flask, name: str
+) -> None:
+    # Found using my own app (a wiki): revalidate_path(url_for(...)), as the
+    # docs say, left the page at /tag/Caf%C3%A9 stale, since the cache keys
+    # pages by the path Werkzeug decodes (/tag/Café).
+    client = app.test_client()
+    with app.test_request_context():
+        touch = app.extensions["actions"].lookup_name("items.touch_path").action
+        encoded = url_for("items.tag", name=name)
+    get(client, encoded)
+    assert get(client, encoded)[1] == "HIT"
+    assert call(client, touch.bind(encoded), {}, mode="json").ok
+    assert get(client, encoded)[1] == "MISS"
+    # The path as the view sees it (decoded) works too.
+    assert call(client, touch.bind(f"/tag/{name}"), {}, mode="json").ok
+    assert get(client, encoded)[1] == "MISS"
 
 
 def test_query_strings_are_separate_pages(app: Flask) -> None:

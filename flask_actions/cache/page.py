@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import typing as t
+from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -77,7 +78,15 @@ class _AppCache:
         self.shared_session_keys = tuple(config["ACTIONS_CACHE_SHARED_SESSION_KEYS"])
 
     def path_revalidated(self, sender: Flask, path: str, **extra: t.Any) -> None:
-        self.store.invalidate(self.store.path_key(_normal_path(path)))
+        normal = _normal_path(path)
+        self.store.invalidate(self.store.path_key(normal))
+        # Pages are kept under the path Werkzeug decodes (request.path), and
+        # url_for gives it encoded (/w/Caf%C3%A9): both name the same page,
+        # but for a path that holds a "%" of its own ("/tag/%41" as the view
+        # sees it), so a path with a "%" is taken both ways.
+        decoded = unquote(normal, errors="replace")
+        if decoded != normal:
+            self.store.invalidate(self.store.path_key(decoded))
 
     def tag_revalidated(self, sender: Flask, tag: str, **extra: t.Any) -> None:
         self.store.invalidate(self.store.tag_key(tag))
