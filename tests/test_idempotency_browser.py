@@ -230,15 +230,22 @@ def test_js_on_a_form_sent_offline_waits_and_is_sent_once(
     assert page.locator("#order").inner_text() == "Order 1: tea × 2"
 
 
-def test_js_on_a_page_shown_again_from_the_history_sends_a_new_order(
-    shop: Shop, history_page: Callable[..., Page]
-) -> None:
-    page = open_shop(shop, history_page, js=True)
+def order_then_go_back(page: Page) -> str:
+    """Order on the page, then go back from the order's page to it as the
+    history shows it; the key the page had at first."""
     first_key = page.locator("[name=_submission]").input_value()
     fill_order(page)
     page.click("#send")
     page.wait_for_url("**/orders/1")
     page.go_back(wait_until="commit")  # a restored page fires no load
+    return first_key
+
+
+def test_js_on_a_page_shown_again_from_the_history_sends_a_new_order(
+    shop: Shop, history_page: Callable[..., Page]
+) -> None:
+    page = open_shop(shop, history_page, js=True)
+    first_key = order_then_go_back(page)
     page.wait_for_function("() => window.__restored === true")
     # The same page, from the back/forward cache: its keys are new.
     assert page.locator("[name=_submission]").input_value() != first_key
@@ -279,11 +286,7 @@ def test_js_off_first_visit_back_from_the_history_cache_and_send_again_shows_the
     # (with its back/forward cache): Back shows the page as it was, its key
     # included, so sending it again is the same order.
     page = open_shop(shop, history_page, js=False)
-    first_key = page.locator("[name=_submission]").input_value()
-    fill_order(page)
-    page.click("#send")
-    page.wait_for_url("**/orders/1")
-    page.go_back(wait_until="commit")  # a restored page fires no load
+    first_key = order_then_go_back(page)
     page.locator("#send").wait_for()
     assert page.locator("[name=_submission]").input_value() == first_key
     assert shop.posts == ["/"]  # shown again, not fetched again

@@ -186,6 +186,20 @@ def post(
     return client.post("/", json=data or {}, headers=headers, **kw)
 
 
+def keyed_call(client: t.Any, name: str, key: str) -> dict[str, str]:
+    """The headers of a call of ``name`` that asks for a stream, as the
+    script sends it, with the submission key ``key``."""
+    ref, csrf, origin = prepare(client, name)
+    return {
+        "X-Action": ref,
+        "X-Flask-Actions": "call",
+        "X-CSRFToken": csrf or "",
+        "Origin": origin,
+        "Idempotency-Key": key,
+        **STREAM,
+    }
+
+
 def test_a_generator_streams_progress_text_data_then_its_result(app: Flask) -> None:
     response = post(app, "report.build", {"rows": 2})
     assert response.status_code == 200
@@ -303,15 +317,7 @@ def test_a_stream_its_client_stopped_lets_its_key_go(app: Flask, seen: Seen) -> 
     # key staying claimed for the lease (409 "still being sent").
     app.config["ACTIONS_IDEMPOTENCY_WAIT"] = 0.5
     client = app.test_client()
-    ref, csrf, origin = prepare(client, "report.forever")
-    headers = {
-        "X-Action": ref,
-        "X-Flask-Actions": "call",
-        "X-CSRFToken": csrf or "",
-        "Origin": origin,
-        "Idempotency-Key": "stopped-1",
-        **STREAM,
-    }
+    headers = keyed_call(client, "report.forever", "stopped-1")
     for _ in range(2):
         seen.closed.clear()
         response = client.post("/", json={}, headers=headers, buffered=False)
@@ -335,15 +341,7 @@ def test_a_stream_its_client_left_before_the_action_began_lets_its_key_go(
     # waiting out the lease (409 "still being sent").
     app.config["ACTIONS_IDEMPOTENCY_WAIT"] = 0.5
     client = app.test_client()
-    ref, csrf, origin = prepare(client, "report.build")
-    headers = {
-        "X-Action": ref,
-        "X-Flask-Actions": "call",
-        "X-CSRFToken": csrf or "",
-        "Origin": origin,
-        "Idempotency-Key": "left-early",
-        **STREAM,
-    }
+    headers = keyed_call(client, "report.build", "left-early")
     response = client.post("/", json={"rows": 2}, headers=headers, buffered=False)
     stream = iter(response.response)
     for _ in range(read):
@@ -405,15 +403,7 @@ def test_a_rejected_request_gets_the_usual_answer_and_runs_nothing(
 
 def test_a_stream_sent_again_with_its_key_runs_once(app: Flask, seen: Seen) -> None:
     client = app.test_client()
-    ref, csrf, origin = prepare(client, "report.build")
-    headers = {
-        "X-Action": ref,
-        "X-Flask-Actions": "call",
-        "X-CSRFToken": csrf or "",
-        "Origin": origin,
-        "Idempotency-Key": "stream-1",
-        **STREAM,
-    }
+    headers = keyed_call(client, "report.build", "stream-1")
     first = client.post("/", json={"rows": 2}, headers=headers)
     # Read before the next request: the action runs as its stream is read,
     # and both requests share this thread (a server gives each its own).
