@@ -399,7 +399,12 @@ class _Macros:
         """An ``fa.button`` that asks ``confirm`` before running its action:
         the script shows a dialog; without it, the first press brings the page
         back asking, with this button rendered confirmed."""
-        awaiting = self._awaiting(target)
+        # A press comes with the number of the form it was in (1 outside any,
+        # or in the first): the button of the other of two equal forms (top
+        # and bottom), or one outside them, was not the one pressed.
+        awaiting = self._awaiting(
+            target, render.form_numbers[-1] if render.forms else 1
+        )
         flag = BUTTON_CONFIRMED if awaiting else BUTTON_ASKS
         inner = str(caller()) if caller is not None else _attr_value(label)
         merged = {k: v for k, v in attributes.items() if k not in _BUTTON_OWN}

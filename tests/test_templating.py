@@ -619,3 +619,44 @@ def test_the_same_form_twice_has_two_names(twice_app: tuple[Flask, list[str]]) -
     top, bottom, clear, clear_too = _identities(app.test_client().get("/").text)
     assert bottom == f"{top}.2" and clear_too == f"{clear}.2"
     assert top != clear
+
+
+NESTED_TWICE = """{% import "flask_actions/macros.html" as fa %}
+{% call fa.form(action("nest.add"), id="top") %}<input name="t">
+{{ fa.button(action("nest.clear"), "Clear", confirm="Clear all?") }}{% endcall %}
+{% call fa.form(action("nest.add"), id="bottom") %}<input name="t">
+{{ fa.button(action("nest.clear"), "Clear", confirm="Clear all?") }}{% endcall %}
+{{ fa.button(action("nest.clear"), "Clear", confirm="Clear all?", id="lone") }}
+"""
+
+
+def test_a_confirming_button_of_one_of_two_equal_forms_asks_in_that_one() -> None:
+    # Found using my own test of the two-forms fix: the question showed at
+    # the button of both forms.
+    bp = ActionBlueprint("nest", __name__)
+    cleared: list[bool] = []
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(NESTED_TWICE)
+
+    @bp.action
+    def add() -> None: ...
+
+    @bp.action
+    def clear() -> None:
+        cleared.append(True)
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="s", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    client = app.test_client()
+    asked = submit(client, client.get("/"), form="bottom", button="Clear")
+    html = asked.page.text if hasattr(asked.page, "text") else str(asked.page)
+    forms = _by_id(html)
+    assert html.count('class="fa-confirm"') == 1
+    assert 'class="fa-confirm"' in forms["bottom"]
+    assert cleared == []
+    submit(client, asked, form="bottom", button="Clear")
+    assert cleared == [True]
