@@ -110,9 +110,19 @@ class ActionResult:
         if isinstance(target, str):
             return target == self.action
         bound = getattr(target, "args", None)
-        if bound is not None:
-            return target.name == self.action and tuple(bound) == tuple(self.args)
-        return target.name == self.action
+        if bound is None:
+            return target.name == self.action
+        if target.name != self.action or tuple(bound) != tuple(self.args):
+            return False
+        # Equal, then by their encoding, which tells 1, True and 1.0 apart
+        # (Python's == does not): each is a form of its own.
+        payload = getattr(target, "payload", None)
+        if payload is None:
+            return True
+        try:
+            return bool(payload == codec.dumps(list(self.args)))
+        except codec.CodecError:
+            return True
 
     def to_json(
         self,

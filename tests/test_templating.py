@@ -660,3 +660,36 @@ def test_a_confirming_button_of_one_of_two_equal_forms_asks_in_that_one() -> Non
     assert cleared == []
     submit(client, asked, form="bottom", button="Clear")
     assert cleared == [True]
+
+
+EQUAL_BINDINGS = """{% import "flask_actions/macros.html" as fa %}
+{% for arg in [1, True, 1.0] %}
+{% call fa.form(action("eq.save").bind(arg), id="f%d" % loop.index) %}
+<input name="t" value="{{ fa.value('t') }}">{{ fa.errors('t') }}<button>Save</button>
+{% endcall %}
+{% endfor %}"""
+
+
+def test_a_failure_shows_only_in_the_form_of_its_own_typed_argument() -> None:
+    # 1, True and 1.0 are equal in Python: the failure of the form bound to
+    # 1 showed in the forms bound to True and to 1.0 as well.
+    bp = ActionBlueprint("eq", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(EQUAL_BINDINGS)
+
+    @bp.action(schema={"t": fields.Str(validate=validate.Length(min=2))})
+    def save(arg: object, data: dict[str, str]) -> None: ...
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="s", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    client = app.test_client()
+    for sent in ("f1", "f2", "f3"):
+        failed = submit(client, client.get("/"), form=sent, data={"t": "x"})
+        forms = _by_id(
+            failed.page.text if hasattr(failed.page, "text") else failed.page
+        )
+        assert {name for name, html in forms.items() if "Shorter" in html} == {sent}
