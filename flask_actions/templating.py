@@ -456,7 +456,13 @@ class _Macros:
             if not render.forms or render.forms[-1] != target:
                 return result
             number = render.form_numbers[-1]
-        return result if result.form_number == number else None
+        if result.form_number != number:
+            return None
+        # A form (or a button) of the action itself is not the one of a
+        # binding of it that was sent.
+        if type(target) is not BoundAction and result.args:
+            return None
+        return result
 
     @staticmethod
     def _tail(render: _Render, attributes: str, inner: str) -> str:

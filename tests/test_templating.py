@@ -693,3 +693,38 @@ def test_a_failure_shows_only_in_the_form_of_its_own_typed_argument() -> None:
             failed.page.text if hasattr(failed.page, "text") else failed.page
         )
         assert {name for name, html in forms.items() if "Shorter" in html} == {sent}
+
+
+UNBOUND_AND_BOUND = """{% import "flask_actions/macros.html" as fa %}
+{% call fa.form(action("mix.add"), id="any") %}
+<input name="t" value="{{ fa.value('t') }}">{{ fa.errors('t') }}<button>Add</button>
+{% endcall %}
+{% call fa.form(action("mix.add").bind("todo"), id="todo") %}
+<input name="t" value="{{ fa.value('t') }}">{{ fa.errors('t') }}<button>Add</button>
+{% endcall %}"""
+
+
+def test_a_bound_forms_failure_does_not_show_in_the_form_of_the_action_itself() -> None:
+    # A quick "add" form (the action itself) and one bound to a column: the
+    # column's failure showed in the quick form too, with what was typed.
+    bp = ActionBlueprint("mix", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return render_template_string(UNBOUND_AND_BOUND)
+
+    @bp.action(schema={"t": fields.Str(validate=validate.Length(min=2))})
+    def add(*column_and_data: t.Any) -> None: ...
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="s", TESTING=True)
+    ActionExtension(app)
+    app.register_blueprint(bp)
+    client = app.test_client()
+    for sent in ("any", "todo"):
+        failed = submit(client, client.get("/"), form=sent, data={"t": "x"})
+        forms = _by_id(
+            failed.page.text if hasattr(failed.page, "text") else failed.page
+        )
+        assert {name for name, html in forms.items() if "Shorter" in html} == {sent}
+        assert {name for name, html in forms.items() if 'value="x"' in html} == {sent}
