@@ -372,12 +372,7 @@ def invoke(entry: Entry, submission: Submission) -> Invoked:
     """Run the action of a checked submission and build its result
     (:func:`invocation`, its pieces dropped: a streaming action runs to its
     end)."""
-    steps = invocation(entry, submission, streamed=False)
-    try:
-        next(steps)
-    except StopIteration as done:
-        return t.cast(Invoked, done.value)
-    raise AssertionError("an invocation that does not stream yielded a piece")
+    return streaming.result_of(invocation(entry, submission, streamed=False))
 
 
 def invocation(

@@ -68,6 +68,7 @@ if t.TYPE_CHECKING:
     from .wire import Submission
 
 logger = logging.getLogger("flask_actions")
+T = t.TypeVar("T")
 
 #: Seconds without a piece of an ``async`` generator after which a comment
 #: line is sent, so that proxies keep the connection open and a client that
@@ -159,14 +160,18 @@ def drain(stream: t.Any) -> t.Any:
     redirect) are the action's."""
     if inspect.isasyncgen(stream):
         asynchronous = t.cast("AsyncGenerator[t.Any, None]", stream)
-        steps = _async_pieces(asynchronous, None, None)
-    else:
-        steps = _plain_pieces(stream, None)
+        return result_of(_async_pieces(asynchronous, None, None))
+    return result_of(_plain_pieces(stream, None))
+
+
+def result_of(steps: Generator[bytes, None, T]) -> T:
+    """What ``steps`` returns, run where no piece is sent (a call that does
+    not stream): it yields none."""
     try:
-        while True:
-            next(steps)
+        next(steps)
     except StopIteration as end:
-        return end.value
+        return t.cast(T, end.value)
+    raise AssertionError("a piece was yielded where none is sent")
 
 
 def pieces(stream: t.Any) -> Generator[bytes, None, t.Any]:
